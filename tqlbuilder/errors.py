@@ -1,0 +1,163 @@
+"""One exception hierarchy for everything tqlbuilder raises.
+
+Every error is a :class:`TQLError`. Errors caused by bad input are also a
+:class:`ValueError` or :class:`TypeError`, so callers that already catch those keep working.
+Execution errors carry the HTTP status (if any), the server's message and the query text,
+and never the access token.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "BuildError",
+    "EngineNotInstalledError",
+    "ExecutionError",
+    "InvalidIdentifierError",
+    "InvalidValueError",
+    "MissingTokenError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "QueryError",
+    "RateLimitError",
+    "RawFragmentError",
+    "ResponseFormatError",
+    "ServerError",
+    "TQLError",
+    "TQLSyntaxError",
+    "TransportError",
+    "UnsafeTransportError",
+    "UnsupportedConstructError",
+    "UnsupportedTypeError",
+]
+
+
+class TQLError(Exception):
+    """Root of every exception raised by tqlbuilder."""
+
+
+# --------------------------------------------------------------------------- building
+
+
+class BuildError(TQLError):
+    """A query could not be built or compiled from the given input."""
+
+
+class InvalidIdentifierError(BuildError, ValueError):
+    """A column, alias or dataset name cannot be written in TQL (empty, or has ``"``, NUL, CR, LF)."""
+
+
+class InvalidValueError(BuildError, ValueError):
+    """A value cannot be written as a TQL literal (NaN, infinity, NUL, out of range, empty vector...)."""
+
+
+class UnsupportedTypeError(BuildError, TypeError):
+    """A Python object of a type that has no TQL literal was used as a value or expression."""
+
+
+class UnsupportedConstructError(BuildError, ValueError):
+    """A construct the engine parses but silently gets wrong (or crashes on) was requested."""
+
+
+class RawFragmentError(BuildError, ValueError):
+    """A ``raw()`` fragment failed the safety checks (comment, unknown character, unbalanced...)."""
+
+
+class TQLSyntaxError(TQLError, ValueError):
+    """TQL text could not be parsed; ``position`` is the 0-based character offset."""
+
+    def __init__(self, message: str, *, text: str = "", position: int = 0) -> None:
+        self.text = text
+        self.position = position
+        self.reason = message
+        super().__init__(self._render(message, text, position))
+
+    @staticmethod
+    def _render(message: str, text: str, position: int) -> str:
+        if not text:
+            return f"{message} (at position {position})"
+        line_start = text.rfind("\n", 0, position) + 1
+        line_end = text.find("\n", position)
+        line = text[line_start : line_end if line_end != -1 else len(text)]
+        caret = " " * (position - line_start) + "^"
+        return f"{message} (at position {position})\n  {line}\n  {caret}"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+class MissingTokenError(TQLError, ValueError):
+    """No access token was given and ``ACTIVELOOP_TOKEN`` is not set."""
+
+
+class UnsafeTransportError(TQLError, ValueError):
+    """Refused to send a bearer token over plain ``http://`` to a host that is not loopback."""
+
+
+class EngineNotInstalledError(TQLError, ImportError):
+    """The embedded engine (the ``deeplake`` package) is not installed."""
+
+
+# --------------------------------------------------------------------------- execution
+
+
+class ExecutionError(TQLError):
+    """A query was sent but did not produce a result.
+
+    Attributes: ``status`` (HTTP status or ``None``), ``server_message`` (what the server or
+    engine said), ``query`` (the TQL text that was sent). The token is never included.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        server_message: str | None = None,
+        query: str | None = None,
+    ) -> None:
+        self.status = status
+        self.server_message = server_message
+        self.query = query
+        super().__init__(message)
+
+
+class QueryError(ExecutionError):
+    """The server or engine rejected the query (HTTP 400/422, or an engine error)."""
+
+
+class AuthenticationError(ExecutionError):
+    """HTTP 401: the token is missing, expired or wrong."""
+
+
+class PermissionDeniedError(ExecutionError):
+    """HTTP 403: the token is valid but may not query this dataset."""
+
+
+class NotFoundError(ExecutionError):
+    """HTTP 404: the endpoint or dataset does not exist."""
+
+
+class PayloadTooLargeError(ExecutionError):
+    """HTTP 413: the request body is too large for the server."""
+
+
+class RateLimitError(ExecutionError):
+    """HTTP 429: too many requests; ``retry_after`` holds the server's hint in seconds, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class ServerError(ExecutionError):
+    """HTTP 5xx: the server failed."""
+
+
+class TransportError(ExecutionError):
+    """The request did not complete: connection refused or reset, timeout, TLS failure."""
+
+
+class ResponseFormatError(ExecutionError):
+    """The server answered, but not with the documented JSON envelope."""
