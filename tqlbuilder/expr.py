@@ -1,0 +1,706 @@
+"""The expression tree: frozen nodes, and the operators that build them.
+
+Nodes hold only validated data (leaves keep their already-rendered TQL text, so bad input fails
+when the expression is built, not when it is sent). Turning a tree into text is the compiler's
+job. Plain strings are column names wherever an expression is expected; values come from the
+right side of an operator or from :func:`lit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, NoReturn
+
+import attrs
+import numpy as np
+
+from tqlbuilder.errors import (
+    InvalidValueError,
+    RawFragmentError,
+    UnsupportedConstructError,
+    UnsupportedTypeError,
+)
+from tqlbuilder.literals import (
+    has_word_token,
+    render_identifier,
+    render_scalar,
+    render_string,
+    render_vector,
+)
+
+__all__ = [
+    "Alias",
+    "Between",
+    "Binary",
+    "BoolOp",
+    "Column",
+    "Expr",
+    "Func",
+    "InList",
+    "IsNull",
+    "Like",
+    "Literal",
+    "Neg",
+    "Not",
+    "OrderKey",
+    "Raw",
+    "Star",
+    "Subscript",
+    "Vector",
+    "WeightPair",
+    "as_expr",
+    "as_value",
+    "col",
+    "lit",
+    "raw",
+]
+
+_SCALAR_TYPES = (str, bool, int, float, np.generic)
+_COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+_ORDERING = frozenset({"<", "<=", ">", ">="})
+
+IndexItem = int | tuple[int | None, int | None, int | None]
+
+
+def _key_of(value: Any) -> Any:
+    if isinstance(value, (Expr, OrderKey, WeightPair)):
+        return value.key()
+    if isinstance(value, tuple):
+        return tuple(_key_of(v) for v in value)
+    return value
+
+
+class Expr:
+    """Base of every expression node: operators build new nodes, nothing mutates.
+
+    ``==`` builds a comparison, so use :meth:`equals` for structural equality.
+    """
+
+    __slots__ = ()
+
+    # ----------------------------------------------------------------- structure
+    def key(self) -> tuple[Any, ...]:
+        """A hashable structural fingerprint: equal keys mean identical TQL."""
+        return (type(self).__name__, *(_key_of(getattr(self, f.name)) for f in _fields(self)))
+
+    def equals(self, other: object) -> bool:
+        """Structural equality (``==`` is taken by the TQL comparison)."""
+        return isinstance(other, Expr) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __bool__(self) -> NoReturn:
+        raise TypeError(
+            "the truth value of a TQL expression is undefined: combine conditions with "
+            "& (and), | (or), ~ (not) instead of 'and', 'or', 'not', and use .isin() / "
+            ".between() instead of 'in' or chained comparisons"
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError("a TQL expression is not iterable; index it with expr[0] or expr[0:8]")
+
+    def __contains__(self, item: object) -> bool:
+        raise TypeError("use expr.contains(value) or expr.isin(values) instead of 'in'")
+
+    def __repr__(self) -> str:
+        from tqlbuilder.compiler import compile_expr
+
+        try:
+            return f"<{type(self).__name__} {compile_expr(self)}>"
+        except Exception as exc:  # pragma: no cover - repr must never raise
+            return f"<{type(self).__name__} (not compilable: {exc})>"
+
+    # ----------------------------------------------------------------- comparisons
+    def _compare(self, op: str, other: Any) -> Expr:
+        right = as_value(other, argument="right operand")
+        if op in _ORDERING and _is_text_literal(right):
+            raise UnsupportedConstructError(
+                f"ordering comparison {op} with a string literal: the engine returns no rows for "
+                "text < > <= >= (silently); compare text with ==, .isin(), .like() or "
+                ".between() (lexicographic) instead"
+            )
+        return Binary(op, self, right)
+
+    def __eq__(self, other: object) -> Expr:  # type: ignore[override]
+        if other is None:
+            return IsNull(self, False)
+        return self._compare("=", other)
+
+    def __ne__(self, other: object) -> Expr:  # type: ignore[override]
+        if other is None:
+            return IsNull(self, True)
+        return self._compare("!=", other)
+
+    def __lt__(self, other: Any) -> Expr:
+        return self._compare("<", other)
+
+    def __le__(self, other: Any) -> Expr:
+        return self._compare("<=", other)
+
+    def __gt__(self, other: Any) -> Expr:
+        return self._compare(">", other)
+
+    def __ge__(self, other: Any) -> Expr:
+        return self._compare(">=", other)
+
+    # ----------------------------------------------------------------- arithmetic
+    def _arith(self, op: str, other: Any, *, reflected: bool = False) -> Expr:
+        value = as_value(other, argument="operand")
+        if _is_text_literal(value):
+            raise UnsupportedConstructError(
+                f"arithmetic {op} with a string: TQL has no string concatenation or text math"
+            )
+        return Binary(op, value, self) if reflected else Binary(op, self, value)
+
+    def __add__(self, other: Any) -> Expr:
+        return self._arith("+", other)
+
+    def __radd__(self, other: Any) -> Expr:
+        return self._arith("+", other, reflected=True)
+
+    def __sub__(self, other: Any) -> Expr:
+        return self._arith("-", other)
+
+    def __rsub__(self, other: Any) -> Expr:
+        return self._arith("-", other, reflected=True)
+
+    def __mul__(self, other: Any) -> Expr:
+        return self._arith("*", other)
+
+    def __rmul__(self, other: Any) -> Expr:
+        return self._arith("*", other, reflected=True)
+
+    def __truediv__(self, other: Any) -> Expr:
+        return self._arith("/", other)
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return self._arith("/", other, reflected=True)
+
+    def __mod__(self, other: Any) -> Expr:
+        return self._arith("%", other)
+
+    def __rmod__(self, other: Any) -> Expr:
+        return self._arith("%", other, reflected=True)
+
+    def __neg__(self) -> Expr:
+        return Neg(self)
+
+    # ----------------------------------------------------------------- logic
+    def __and__(self, other: Any) -> Expr:
+        return BoolOp.of("AND", self, as_condition(other, argument="right operand of &"))
+
+    def __rand__(self, other: Any) -> Expr:
+        return BoolOp.of("AND", as_condition(other, argument="left operand of &"), self)
+
+    def __or__(self, other: Any) -> Expr:
+        return BoolOp.of("OR", self, as_condition(other, argument="right operand of |"))
+
+    def __ror__(self, other: Any) -> Expr:
+        return BoolOp.of("OR", as_condition(other, argument="left operand of |"), self)
+
+    def __invert__(self) -> Expr:
+        return Not(self)
+
+    # ----------------------------------------------------------------- predicates
+    def isin(self, values: Iterable[Any]) -> Expr:
+        """``x IN (v1, v2, ...)``; an empty collection matches nothing (``FALSE``)."""
+        return InList(self, _in_values(values), False)
+
+    def not_in(self, values: Iterable[Any]) -> Expr:
+        """``x NOT IN (v1, ...)``; an empty collection matches everything (``TRUE``)."""
+        return InList(self, _in_values(values), True)
+
+    def between(self, low: Any, high: Any) -> Expr:
+        """``x BETWEEN low AND high``, inclusive at both ends."""
+        return Between(self, as_value(low, argument="low"), as_value(high, argument="high"))
+
+    def contains(self, value: Any) -> Expr:
+        """``CONTAINS(x, value)``: substring of text / JSON strings, or array membership.
+
+        A string with no word character (``''``, ``' '``, ``'!!'``) is refused: on a column
+        with a text index the engine process dies on it (SIGSEGV).
+        """
+        if isinstance(value, str) and not has_word_token(value):
+            raise InvalidValueError(
+                f"contains() value {value!r} has no word character: on an indexed text column "
+                "the engine crashes on such input; pass text with at least one letter or digit"
+            )
+        return Func("CONTAINS", (self, as_value(value, argument="contains() value")))
+
+    def like(self, pattern: str) -> Expr:
+        """``x LIKE 'pattern'`` in the engine's raw pattern syntax (a regex in disguise).
+
+        ``%`` and ``*`` match any run, ``?`` one character, ``_`` is literal, and every other
+        regex character (``. [ ] ( ) | ^ $ + { } \\``) keeps its regex meaning. For a literal
+        substring use :meth:`contains`.
+        """
+        return Like(self, _pattern(pattern), False, False)
+
+    def ilike(self, pattern: str) -> Expr:
+        """Case-insensitive :meth:`like`."""
+        return Like(self, _pattern(pattern), True, False)
+
+    def not_like(self, pattern: str) -> Expr:
+        """``x NOT LIKE 'pattern'``."""
+        return Like(self, _pattern(pattern), False, True)
+
+    def is_null(self) -> Expr:
+        """``x IS NULL`` (note: the engine stores an empty string as null)."""
+        return IsNull(self, False)
+
+    def is_not_null(self) -> Expr:
+        """``x IS NOT NULL``."""
+        return IsNull(self, True)
+
+    # ----------------------------------------------------------------- naming, ordering
+    def alias(self, name: str) -> Alias:
+        """``expr AS "name"``: name a computed column in a select list."""
+        return Alias(self, name)
+
+    def asc(self) -> OrderKey:
+        """Ascending sort key for :meth:`Query.order_by`."""
+        return OrderKey(self, False)
+
+    def desc(self) -> OrderKey:
+        """Descending sort key for :meth:`Query.order_by`."""
+        return OrderKey(self, True)
+
+    # ----------------------------------------------------------------- subscripts
+    def __getitem__(self, item: Any) -> Expr:
+        """``x['key']`` (JSON), ``x[0]``, ``x[0:8]``, ``x[::2]``, ``x[:, 0]`` (tensors)."""
+        if isinstance(item, str):
+            return Subscript(self, (render_string(item, argument="JSON key"),), True)
+        items = item if isinstance(item, tuple) else (item,)
+        if not items:
+            raise InvalidValueError("an empty index tuple selects nothing; pass an index")
+        if isinstance(self, Subscript) and not self.json_key:
+            raise UnsupportedConstructError(
+                "chained tensor subscripts such as x[0][1] come out transposed on the engine; "
+                "index once with a tuple: x[0, 1]"
+            )
+        return Subscript(self, tuple(_index_item(i) for i in items), False)
+
+
+def _fields(node: Any) -> tuple[attrs.Attribute[Any], ...]:
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(type(node))
+    return fields
+
+
+def _is_text_literal(expr: Expr) -> bool:
+    return isinstance(expr, Literal) and isinstance(expr.value, str)
+
+
+def _pattern(pattern: object) -> Literal:
+    if not isinstance(pattern, str):
+        raise UnsupportedTypeError(f"pattern must be a str, got {type(pattern).__name__}")
+    return Literal(pattern, render_string(pattern, argument="pattern"))
+
+
+def _index_item(item: object) -> IndexItem:
+    def bound(value: object, what: str) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise UnsupportedTypeError(
+                f"slice {what} must be an int or None, got {type(value).__name__}"
+            )
+        if int(value) < 0:
+            raise InvalidValueError(
+                f"negative slice {what} {int(value)}: the engine rejects negative bounds; "
+                "use non-negative positions"
+            )
+        return int(value)
+
+    if isinstance(item, slice):
+        start, stop, step = (
+            bound(item.start, "start"),
+            bound(item.stop, "stop"),
+            bound(item.step, "step"),
+        )
+        if step == 0:
+            raise InvalidValueError("slice step must be positive, got 0")
+        if stop is None and start not in (None, 0):
+            raise UnsupportedConstructError(
+                f"open-ended slice [{start}:]: the engine returns a single element for it; "
+                "give the end explicitly, e.g. x[1:384]"
+            )
+        if start == 0 and stop is None:
+            start = None
+        return (start, stop, step)
+    if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+        raise UnsupportedTypeError(
+            f"index must be an int, a slice or a JSON key str, got {type(item).__name__}"
+        )
+    if int(item) < 0:
+        raise InvalidValueError(
+            f"negative index {int(item)}: the engine fails on negative indices; use a "
+            "non-negative position"
+        )
+    return int(item)
+
+
+def _in_values(values: Iterable[Any]) -> tuple[Literal, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise UnsupportedTypeError(
+            f"isin() takes a collection of values (list, tuple, set, array), got "
+            f"{type(values).__name__}; wrap a single value in a list"
+        )
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    literals = []
+    for position, value in enumerate(values):
+        if isinstance(value, Expr):
+            raise UnsupportedConstructError(
+                "isin() takes literal values only: IN (subquery) and IN (expressions) return "
+                "wrong results on the engine; use == and | for expressions"
+            )
+        literals.append(as_literal(value, argument=f"isin() value at position {position}"))
+    kinds = {isinstance(lit_.value, str) for lit_ in literals}
+    if len(kinds) > 1:
+        raise InvalidValueError(
+            "isin() values mix strings and numbers; the engine cannot compare them in one list"
+        )
+    return tuple(literals)
+
+
+# =========================================================================== leaves
+
+
+@attrs.frozen(eq=False, repr=False)
+class Column(Expr):
+    """A column (tensor) reference, rendered as a double-quoted name."""
+
+    name: str
+    text: str
+
+
+@attrs.frozen(eq=False, repr=False)
+class Literal(Expr):
+    """A scalar literal: ``value`` is the Python value, ``text`` its TQL rendering."""
+
+    value: Any
+    text: str
+
+
+@attrs.frozen(eq=False, repr=False)
+class Vector(Expr):
+    """An ``ARRAY[...]`` literal (1-D, or 2-D for multi-vector search), rendered once."""
+
+    text: str
+    shape: tuple[int, ...]
+
+    def key(self) -> tuple[Any, ...]:
+        return ("Vector", self.text)
+
+
+@attrs.frozen(eq=False, repr=False)
+class Star(Expr):
+    """``*`` in a select list: every column."""
+
+
+@attrs.frozen(eq=False, repr=False)
+class Raw(Expr):
+    """A checked raw TQL fragment (see :func:`raw`); always parenthesised when compiled."""
+
+    text: str
+
+
+# =========================================================================== composites
+
+
+@attrs.frozen(eq=False, repr=False)
+class Binary(Expr):
+    """A comparison (``= != < <= > >=``) or arithmetic (``+ - * / %``) between two operands."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    @property
+    def is_comparison(self) -> bool:
+        return self.op in _COMPARISONS
+
+
+@attrs.frozen(eq=False, repr=False)
+class BoolOp(Expr):
+    """``AND`` / ``OR`` over two or more operands (nested same-op chains are flattened)."""
+
+    op: str
+    operands: tuple[Expr, ...]
+
+    @classmethod
+    def of(cls, op: str, *operands: Expr) -> BoolOp:
+        flat: list[Expr] = []
+        for operand in operands:
+            if isinstance(operand, BoolOp) and operand.op == op:
+                flat.extend(operand.operands)
+            else:
+                flat.append(operand)
+        return cls(op, tuple(flat))
+
+
+@attrs.frozen(eq=False, repr=False)
+class Not(Expr):
+    """``NOT (x)``."""
+
+    operand: Expr
+
+
+@attrs.frozen(eq=False, repr=False)
+class Neg(Expr):
+    """Unary minus."""
+
+    operand: Expr
+
+
+@attrs.frozen(eq=False, repr=False)
+class InList(Expr):
+    """``x [NOT] IN (literals...)``."""
+
+    operand: Expr
+    values: tuple[Literal, ...]
+    negated: bool
+
+
+@attrs.frozen(eq=False, repr=False)
+class Between(Expr):
+    """``x BETWEEN low AND high`` (inclusive)."""
+
+    operand: Expr
+    low: Expr
+    high: Expr
+
+
+@attrs.frozen(eq=False, repr=False)
+class Like(Expr):
+    """``x LIKE 'p'`` / ``x ILIKE 'p'``; negation renders ``NOT LIKE`` or ``NOT (x ILIKE p)``."""
+
+    operand: Expr
+    pattern: Literal
+    case_insensitive: bool
+    negated: bool
+
+
+@attrs.frozen(eq=False, repr=False)
+class IsNull(Expr):
+    """``x IS [NOT] NULL``."""
+
+    operand: Expr
+    negated: bool
+
+
+@attrs.frozen(eq=False, repr=False)
+class Func(Expr):
+    """A call of a whitelisted engine function; ``name`` is upper case."""
+
+    name: str
+    args: tuple[Expr | WeightPair, ...]
+
+
+@attrs.frozen(eq=False, repr=False)
+class Subscript(Expr):
+    """``x['key']`` (``json_key``, items hold the rendered key) or tensor ``x[i, a:b:c]``."""
+
+    operand: Expr
+    items: tuple[Any, ...]
+    json_key: bool
+
+
+@attrs.frozen(eq=False, repr=False)
+class Alias(Expr):
+    """``expr AS "name"`` in a select list."""
+
+    operand: Expr
+    name: str = attrs.field()
+    text: str = attrs.field(init=False)
+
+    @text.default
+    def _render_name(self) -> str:
+        return render_identifier(self.name, argument="alias")
+
+
+@attrs.frozen(repr=False)
+class OrderKey:
+    """A sort key: ``descending`` is True, False, or None for "the natural direction"."""
+
+    expr: Expr
+    descending: bool | None
+
+    def key(self) -> tuple[Any, ...]:
+        return ("OrderKey", self.expr.key(), self.descending)
+
+    def __repr__(self) -> str:
+        direction = {None: "default", True: "DESC", False: "ASC"}[self.descending]
+        return f"<OrderKey {self.expr!r} {direction}>"
+
+
+@attrs.frozen(repr=False)
+class WeightPair:
+    """``condition: weight`` inside ``MAX_WEIGHT`` / ``SUM_WEIGHT`` (sampling)."""
+
+    condition: Expr
+    weight: Literal
+
+    def key(self) -> tuple[Any, ...]:
+        return ("WeightPair", self.condition.key(), self.weight.key())
+
+
+# =========================================================================== constructors
+
+
+def col(name: str) -> Column:
+    """Reference a column by name: ``col("year") > 2020``.
+
+    Any non-empty name works (spaces, keywords, unicode); names containing ``"``, a newline, CR
+    or NUL cannot be written in TQL and are refused.
+    """
+    return Column(name, render_identifier(name, argument="column name"))
+
+
+def lit(value: Any, *, dtype: str | None = None) -> Expr:
+    """A literal value: str, bool, int, float, numpy scalar, or a vector (list / ndarray).
+
+    ``dtype="float32"`` renders a float as the exact value a float32 column stores, so that
+    ``col("f") == lit(0.1, dtype="float32")`` matches a stored float32 0.1.
+    """
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)) and not (
+        isinstance(value, np.ndarray) and value.ndim == 0
+    ):
+        if dtype is not None:
+            raise InvalidValueError("dtype applies to scalar literals, not to vectors")
+        return vector(value)
+    if isinstance(value, np.ndarray):
+        value = value.item()
+    return Literal(value, render_scalar(value, argument="lit() value", dtype=dtype))
+
+
+def vector(value: Any, *, ndim: int | None = None, argument: str = "vector") -> Vector:
+    """An ``ARRAY[...]`` literal from a list or ndarray (1-D or 2-D), validated and rendered."""
+    text = render_vector(value, argument=argument, ndim=ndim)
+    shape = np.shape(value)
+    return Vector(text, tuple(int(s) for s in shape))
+
+
+def as_literal(value: Any, *, argument: str) -> Literal:
+    """Coerce a Python scalar to a :class:`Literal` (used for IN lists and weights)."""
+    if isinstance(value, Literal):
+        return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return Literal(value, render_scalar(value, argument=argument))
+
+
+def as_value(value: Any, *, argument: str) -> Expr:
+    """Coerce the value side of an operator: expressions pass, Python values become literals."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, _SCALAR_TYPES) or value is None:
+        return as_literal(value, argument=argument)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return vector(value, argument=argument)
+    raise UnsupportedTypeError(
+        f"{argument} must be an expression, a str, bool, int, float or a vector, got "
+        f"{type(value).__name__}: {value!r}"
+    )
+
+
+def as_expr(value: Any, *, argument: str) -> Expr:
+    """Coerce an expression position: a plain ``str`` is a column name, never raw text."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, str):
+        return Column(value, render_identifier(value, argument=argument))
+    return as_value(value, argument=argument)
+
+
+def as_condition(value: Any, *, argument: str) -> Expr:
+    """Coerce a filter condition: an expression, a column name (truthy column), or a bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return as_literal(bool(value), argument=argument)
+    if isinstance(value, (Expr, str)):
+        return as_expr(value, argument=argument)
+    raise UnsupportedTypeError(
+        f"{argument} must be a condition expression (e.g. col('year') > 2020), a column name "
+        f"or a bool, got {type(value).__name__}: {value!r}"
+    )
+
+
+def raw(fragment: str) -> Raw:
+    """An expert escape hatch: a TQL expression fragment, inserted in parentheses.
+
+    It is still checked with the project's lexer: it must lex completely, with no comment, no
+    unknown character (which would make the engine drop the rest of the query), no NUL or CR,
+    no ``;``, balanced quotes, parentheses and brackets, and no keyword that ends an expression
+    (``SELECT``, ``FROM``, ``WHERE``, ``ORDER``, ``LIMIT``, ``UNION``...).
+    """
+    from tqlbuilder.lexer import TokenKind, lex
+
+    if not isinstance(fragment, str):
+        raise UnsupportedTypeError(f"raw() takes a str, got {type(fragment).__name__}")
+    if not fragment.strip():
+        raise RawFragmentError("raw() fragment is empty")
+    depth: list[str] = []
+    closing = {")": "(", "]": "["}
+    for token in lex(fragment):
+        where = f"at position {token.start}"
+        if token.kind is TokenKind.UNKNOWN:
+            raise RawFragmentError(
+                f"raw() fragment has an unknown character {token.text!r} {where}: the engine "
+                "silently drops everything after it"
+            )
+        if token.kind in (TokenKind.UNTERMINATED_STRING, TokenKind.UNTERMINATED_IDENTIFIER):
+            raise RawFragmentError(f"raw() fragment has an unterminated quote {where}")
+        if token.kind is TokenKind.COMMENT:
+            raise RawFragmentError(
+                f"raw() fragment contains a -- comment {where}; comments can swallow the rest "
+                "of the query (write 'a - -1', not 'a--1')"
+            )
+        if token.kind is TokenKind.KEYWORD and token.value in _RAW_FORBIDDEN_KEYWORDS:
+            raise RawFragmentError(
+                f"raw() fragment contains the keyword {token.value} {where}; raw() is for "
+                "expressions only; build clauses with the Query methods"
+            )
+        if token.kind is TokenKind.OPERATOR:
+            if token.text == ";":
+                raise RawFragmentError(f"raw() fragment contains ';' {where}")
+            if token.text in ("(", "["):
+                depth.append(token.text)
+            elif token.text in closing and (not depth or depth.pop() != closing[token.text]):
+                raise RawFragmentError(f"raw() fragment has an unbalanced {token.text!r} {where}")
+    if depth:
+        raise RawFragmentError(f"raw() fragment has an unclosed {depth[-1]!r}")
+    if "\r" in fragment or "\x00" in fragment:  # pragma: no cover - the lexer reports these
+        raise RawFragmentError("raw() fragment contains CR or NUL")
+    return Raw(fragment.strip())
+
+
+_RAW_FORBIDDEN_KEYWORDS = frozenset(
+    {
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "GROUP",
+        "UNGROUP",
+        "HAVING",
+        "ORDER",
+        "LIMIT",
+        "OFFSET",
+        "SAMPLE",
+        "UNION",
+        "INTERSECT",
+        "EXCEPT",
+        "EXPAND",
+        "JOIN",
+        "WITH",
+        "UPDATE",
+        "DELETE",
+        "INSERT",
+        "DROP",
+        "CREATE",
+        "ALTER",
+        "TOP",
+    }
+)

@@ -1,0 +1,384 @@
+"""The fluent, immutable query builder.
+
+Each method returns a new :class:`Query` made with ``attrs.evolve`` over a frozen node whose
+state is all tuples, so a step costs a few microseconds, shares every unchanged part, and can
+never change a query someone else holds.
+
+>>> from tqlbuilder import select, col
+>>> q = select("text").from_("hub://org/docs").where(col("year") >= 2020).limit(3)
+>>> q.to_tql()
+'SELECT "text" FROM "hub://org/docs" WHERE "year" >= 2020 LIMIT 3'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+from tqlbuilder.clauses import (
+    METRICS,
+    Dataset,
+    Sampling,
+    SetOperation,
+    Subquery,
+    TextSearch,
+    VectorSearch,
+)
+from tqlbuilder.errors import InvalidValueError, UnsupportedConstructError, UnsupportedTypeError
+from tqlbuilder.expr import (
+    Alias,
+    Column,
+    Expr,
+    Func,
+    Literal,
+    OrderKey,
+    Star,
+    as_condition,
+    as_expr,
+    as_literal,
+    as_value,
+)
+from tqlbuilder.expr import (
+    vector as make_vector,
+)
+from tqlbuilder.literals import INT64_MAX, render_identifier
+
+__all__ = ["Query", "select"]
+
+_REPR_LIMIT = 240
+
+
+def _count(value: object, argument: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise UnsupportedTypeError(
+            f"{argument} must be a non-negative int, got {type(value).__name__}: {value!r}"
+        )
+    if not 0 <= int(value) <= INT64_MAX:
+        raise InvalidValueError(
+            f"{argument} must be between 0 and {INT64_MAX}, got {int(value)} (the engine "
+            "returns no rows for a negative LIMIT rather than all of them)"
+        )
+    return int(value)
+
+
+def _select_item(item: object, position: int) -> Expr:
+    if isinstance(item, str):
+        if item == "*":
+            return Star()
+        return as_expr(item, argument=f"select item {position}")
+    if isinstance(item, Expr):
+        return item
+    raise UnsupportedTypeError(
+        f"select item {position} must be a column name (str), an expression or '*', got "
+        f"{type(item).__name__}: {item!r}; wrap values in lit(...).alias('name')"
+    )
+
+
+def _output_name(item: Expr) -> str | None:
+    if isinstance(item, Alias):
+        return item.name
+    if isinstance(item, Column):
+        return item.name
+    return None
+
+
+def _check_items(items: tuple[Expr, ...]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        name = _output_name(item)
+        if name is None:
+            continue
+        if name in seen:
+            raise InvalidValueError(
+                f"the select list names {name!r} twice; the engine refuses duplicate output "
+                "columns: give one of them another .alias()"
+            )
+        seen.add(name)
+
+
+def _order_key(key: object, position: int) -> OrderKey:
+    if isinstance(key, OrderKey):
+        order = key
+    elif isinstance(key, (str, Expr)):
+        order = OrderKey(as_expr(key, argument=f"order_by key {position}"), None)
+    else:
+        raise UnsupportedTypeError(
+            f"order_by key {position} must be a column name, an expression or "
+            f"col(...).asc()/.desc(), got {type(key).__name__}: {key!r}"
+        )
+    if isinstance(order.expr, Func) and order.expr.name == "RANDOM":
+        raise UnsupportedConstructError(
+            "order_by(F.random()): RANDOM() gives one value for every row on the engine, so "
+            "this does not shuffle reliably; use .sample_by(1, limit=n) to draw random rows"
+        )
+    return order
+
+
+@attrs.frozen(eq=False, repr=False)
+class Query:
+    """A TQL ``SELECT``; build it with :func:`select` and the chained methods below.
+
+    Queries are frozen, hashable and comparable (structurally). ``str(q)`` is ``q.to_tql()``.
+    """
+
+    items: tuple[Expr, ...] = ()
+    source: Dataset | Subquery | SetOperation | None = None
+    conditions: tuple[Expr, ...] = ()
+    groups: tuple[Expr, ...] = ()
+    ungroup_count: int | None = None
+    ordering: tuple[OrderKey, ...] = ()
+    row_limit: int | None = None
+    row_offset: int | None = None
+    sampling: Sampling | None = None
+    search: VectorSearch | TextSearch | None = None
+    _tql: list[str] = attrs.field(factory=list, init=False, repr=False)
+
+    # ------------------------------------------------------------------ sources
+    def select(self, *items: str | Expr) -> Query:
+        """Replace the select list (``"*"`` or no items: every column)."""
+        new_items = tuple(_select_item(item, i) for i, item in enumerate(items))
+        _check_items(new_items)
+        return attrs.evolve(self, items=new_items)
+
+    def from_(self, source: str | Query) -> Query:
+        """Read from a dataset path (``hub://org/ds``...) or from another query (a subquery)."""
+        if isinstance(source, Query):
+            return attrs.evolve(self, source=Subquery(source))
+        if isinstance(source, str):
+            return attrs.evolve(
+                self, source=Dataset(source, render_identifier(source, argument="source"))
+            )
+        raise UnsupportedTypeError(
+            f"from_() takes a dataset path (str) or a Query, got {type(source).__name__}"
+        )
+
+    # ------------------------------------------------------------------ filtering
+    def where(self, *conditions: Expr | str | bool) -> Query:
+        """Add filters; all conditions (and repeated calls) are combined with AND."""
+        if not conditions:
+            raise InvalidValueError("where() needs at least one condition")
+        added = tuple(
+            as_condition(c, argument=f"where() condition {i}") for i, c in enumerate(conditions)
+        )
+        return attrs.evolve(self, conditions=self.conditions + added)
+
+    # ------------------------------------------------------------------ search
+    def similar_to(
+        self,
+        vector: Any,
+        *,
+        column: str | Expr = "embedding",
+        metric: str = "cosine",
+        alias: str = "score",
+    ) -> Query:
+        """Rank rows by similarity to a vector and add the score as column ``alias``.
+
+        Metrics: ``cosine``, ``dot`` and ``maxsim`` (2-D query, multi-vector columns) rank
+        highest first; ``l2``, ``l1`` and ``linf`` (distances) lowest first. Filters from
+        :meth:`where` apply before ranking. Needs :meth:`limit`.
+        """
+        spec = METRICS.get(metric) if isinstance(metric, str) else None
+        if spec is None:
+            raise InvalidValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+        if self.search is not None:
+            raise UnsupportedConstructError(
+                "this query already has a similar_to()/text_search(); for a hybrid score select "
+                "an expression such as 0.7 * F.cosine_similarity(...) + 0.3 * F.dot(...)"
+            )
+        if isinstance(vector, Expr):
+            query_vector: Expr = vector
+        else:
+            query_vector = make_vector(vector, ndim=spec.ndim, argument="vector")
+        if not isinstance(alias, str):
+            raise UnsupportedTypeError(f"alias must be a str, got {type(alias).__name__}")
+        names = {_output_name(item) for item in self.items}
+        if alias in names:
+            raise InvalidValueError(
+                f"alias {alias!r} is already a column of the select list; pick another alias"
+            )
+        search = VectorSearch(
+            as_expr(column, argument="column"),
+            query_vector,
+            spec,
+            alias,
+            render_identifier(alias, argument="alias"),
+        )
+        return attrs.evolve(self, search=search)
+
+    def text_search(self, text: str, *, column: str | Expr = "text") -> Query:
+        """Rank rows by BM25 relevance to ``text`` (the column needs a BM25 index).
+
+        Compiles to the only form the engine runs: ``ORDER BY BM25_SIMILARITY(column, 'text')
+        DESC LIMIT k``; the score cannot be selected. Needs :meth:`limit`; :meth:`offset` pages
+        correctly.
+        """
+        if not isinstance(text, str):
+            raise UnsupportedTypeError(f"text must be a str, got {type(text).__name__}")
+        if self.search is not None:
+            raise UnsupportedConstructError(
+                "this query already has a similar_to()/text_search(); fuse two rankings with "
+                "tqlbuilder.reciprocal_rank_fusion instead"
+            )
+        search = TextSearch(as_expr(column, argument="column"), as_literal(text, argument="text"))
+        return attrs.evolve(self, search=search)
+
+    # ------------------------------------------------------------------ ordering, paging
+    def order_by(self, *keys: str | Expr | OrderKey) -> Query:
+        """Sort by one or more keys (``"name"``, an expression, or ``col(..).desc()``).
+
+        Without a direction a key sorts ascending, except the similarity score and similarity
+        functions, which sort best first. Several keys work (as nested stable sorts, since the
+        engine itself only honours the first ORDER BY key). Replaces any earlier ordering.
+        """
+        if not keys:
+            raise InvalidValueError("order_by() needs at least one key")
+        ordering = tuple(_order_key(key, i) for i, key in enumerate(keys))
+        return attrs.evolve(self, ordering=ordering)
+
+    def limit(self, n: int) -> Query:
+        """Return at most ``n`` rows (a non-negative int)."""
+        return attrs.evolve(self, row_limit=_count(n, "limit"))
+
+    def offset(self, n: int) -> Query:
+        """Skip the first ``n`` rows (a non-negative int)."""
+        return attrs.evolve(self, row_offset=_count(n, "offset"))
+
+    # ------------------------------------------------------------------ grouping, sampling
+    def group_by(self, *exprs: str | Expr) -> Query:
+        """Group rows: every selected column becomes a per-group sequence.
+
+        Count with ``F.count(col)``; aggregate with ``F.sum``/``F.avg``... A LIMIT on a grouped
+        query limits groups (the grouping is wrapped in a subquery: the engine would otherwise
+        limit the rows before grouping). HAVING is not offered: the engine ignores it.
+        """
+        if not exprs:
+            raise InvalidValueError("group_by() needs at least one expression")
+        if self.search is not None:
+            raise UnsupportedConstructError("group_by() cannot be combined with a search")
+        groups = tuple(as_expr(e, argument=f"group_by() item {i}") for i, e in enumerate(exprs))
+        return attrs.evolve(self, groups=groups)
+
+    def ungroup_by(self, chunks: int) -> Query:
+        """Split each group of this (grouped) query into ``chunks`` rows.
+
+        Returns ``SELECT * FROM (<this query>) UNGROUP BY chunks``.
+        """
+        count = _count(chunks, "chunks")
+        if count < 1:
+            raise InvalidValueError("chunks must be at least 1")
+        return Query(source=Subquery(self), ungroup_count=count)
+
+    def sample_by(self, weights: Any, *, replace: bool = False, limit: int | None = None) -> Query:
+        """Draw rows at random with the given weights (``SAMPLE BY``).
+
+        ``weights`` is a positive number, a column or expression, or ``F.max_weight(...)`` /
+        ``F.sum_weight(...)``. ``replace=False`` (the default here; the engine's default is
+        with replacement) never repeats a row. ``limit`` is the number of draws.
+        """
+        weight = (
+            as_value(weights, argument="weights")
+            if not isinstance(weights, str)
+            else (as_expr(weights, argument="weights"))
+        )
+        if isinstance(weight, Literal) and (isinstance(weight.value, str) or weight.value <= 0):
+            raise InvalidValueError(
+                f"constant sampling weight {weight.value!r} must be a positive number: the "
+                "engine allocates memory without bound when every weight is zero"
+            )
+        if not isinstance(replace, bool):
+            raise UnsupportedTypeError(f"replace must be a bool, got {type(replace).__name__}")
+        draws = None if limit is None else _count(limit, "limit")
+        return attrs.evolve(self, sampling=Sampling(weight, replace, draws))
+
+    # ------------------------------------------------------------------ set operations
+    def union(self, other: Query) -> Query:
+        """Rows of both queries (duplicates kept: the engine's UNION is UNION ALL).
+
+        Returns ``SELECT * FROM ((this) UNION (other))``, so later where/order_by/limit calls
+        apply to the combined rows (the engine ignores ORDER BY/LIMIT written after a UNION).
+        """
+        if not isinstance(other, Query):
+            raise UnsupportedTypeError(f"union() takes a Query, got {type(other).__name__}")
+        left_names = _explicit_width(self)
+        right_names = _explicit_width(other)
+        if left_names is not None and right_names is not None and left_names != right_names:
+            raise InvalidValueError(
+                f"union() operands select {left_names} and {right_names} columns; the engine "
+                "needs the same number"
+            )
+        operands: tuple[Query, ...] = (self, other)
+        if _is_bare_union(self):
+            assert isinstance(self.source, SetOperation)
+            operands = (*self.source.operands, other)
+        return Query(source=SetOperation("UNION", operands))
+
+    # ------------------------------------------------------------------ output
+    def to_tql(self, *, pretty: bool = False) -> str:
+        """Compile to one line of TQL (cached); ``pretty=True`` formats it for reading."""
+        cache = self._tql
+        if not cache:
+            from tqlbuilder.compiler import compile_query
+
+            cache.append(compile_query(self))
+        if pretty:
+            from tqlbuilder.formatter import format as format_tql
+
+            pretty_text: str = format_tql(cache[0])
+            return pretty_text
+        return cache[0]
+
+    def __str__(self) -> str:
+        return self.to_tql()
+
+    def __repr__(self) -> str:
+        try:
+            text = self.to_tql()
+        except Exception as exc:
+            return f"<Query (incomplete: {exc})>"
+        if len(text) > _REPR_LIMIT:
+            text = f"{text[: _REPR_LIMIT - 40]} ... {text[-30:]} ({len(text)} chars)"
+        return f"<Query {text}>"
+
+    def key(self) -> tuple[Any, ...]:
+        """A hashable structural fingerprint of the whole query."""
+
+        def part(value: Any) -> Any:
+            if value is None or isinstance(value, (int, str)):
+                return value
+            if isinstance(value, tuple):
+                return tuple(part(v) for v in value)
+            return value.key()
+
+        return tuple(part(getattr(self, f.name)) for f in attrs.fields(Query) if f.init)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Query):
+            return NotImplemented
+        return self is other or self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _explicit_width(query: Query) -> int | None:
+    if not query.items or any(isinstance(item, Star) for item in query.items):
+        return None
+    return len(query.items) + (1 if isinstance(query.search, VectorSearch) else 0)
+
+
+def _is_bare_union(query: Query) -> bool:
+    return isinstance(query.source, SetOperation) and query == Query(source=query.source)
+
+
+def select(*items: str | Expr) -> Query:
+    """Start a query: ``select("text", "year")``, ``select()`` / ``select("*")`` for every column.
+
+    A plain ``str`` is always a column name (never raw TQL); computed columns are expressions,
+    named with ``.alias()``.
+    """
+    return Query().select(*items)
