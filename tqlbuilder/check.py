@@ -358,7 +358,7 @@ class _Checker:
             return (
                 f"non-ASCII character {char!a} (U+{ord(char[0]):04X}) outside quotes: "
                 f"{_STOP_STATEMENT}; only space, tab and LF separate tokens, quote names "
-                'that need it ("naïve") and put text in single-quoted strings'
+                'that need it ("my col") and put text in single-quoted strings'
             )
         if char == '""':
             return (
