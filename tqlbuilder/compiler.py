@@ -50,6 +50,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["compile_expr", "compile_query", "output_names", "referenced_columns"]
 
+#: functions whose ORDER BY ... LIMIT (top-k) form fails on Deep Lake 4.7 (see _finish)
+TOP_K_UNSAFE_FUNCTIONS = frozenset({"L1_NORM", "LINF_NORM"})
+
 _ATOMS = (Column, Literal, Vector, Func, Subscript, Raw, Star)
 
 
@@ -352,7 +355,7 @@ def _select_query(query: Query) -> str:
     if not needs_wrap:
         if levels:
             base.append(_order_by(levels[0]))
-        return "".join(base) + _tail(query)
+        return _finish("".join(base), query, levels, search)
 
     remaining = list(levels)
     if remaining and not (referenced_columns(remaining[-1][0]) & aliases):
@@ -364,7 +367,33 @@ def _select_query(query: Query) -> str:
         text = f"SELECT * FROM ({text}){pending_where}{_order_by(remaining.pop())}"
         pending_where = ""
     outer_order = _order_by(remaining[0]) if remaining else ""
-    return f"SELECT * FROM ({text}){pending_where}{outer_order}{_tail(query)}"
+    return _finish(f"SELECT * FROM ({text}){pending_where}{outer_order}", query, levels, search)
+
+
+def _finish(
+    body: str, query: Query, levels: list[tuple[Expr, bool]], search: VectorSearch | None
+) -> str:
+    """Append LIMIT/OFFSET/SAMPLE BY, one level up when the engine's top-k path would fail.
+
+    Deep Lake 4.7 rejects ``ORDER BY <L1_NORM or LINF_NORM score> LIMIT k`` ("requires 2
+    arguments") although the same sort without LIMIT works, so those rankings sort in a
+    subquery and limit outside it.
+    """
+    tail = _tail(query)
+    if query.row_limit is not None and levels and _breaks_top_k(levels[0][0], search):
+        return f"SELECT * FROM ({body}){tail}"
+    return body + tail
+
+
+def _breaks_top_k(expr: Expr, search: VectorSearch | None) -> bool:
+    if isinstance(expr, Func):
+        return expr.name in TOP_K_UNSAFE_FUNCTIONS
+    return (
+        search is not None
+        and isinstance(expr, Column)
+        and expr.name == search.alias
+        and search.metric.function in TOP_K_UNSAFE_FUNCTIONS
+    )
 
 
 def _sorted_below_projection(query: Query, levels: list[tuple[Expr, bool]]) -> str:
@@ -381,7 +410,8 @@ def _sorted_below_projection(query: Query, levels: list[tuple[Expr, bool]]) -> s
     while len(remaining) > 1:
         text = f"SELECT * FROM ({text}){_order_by(remaining.pop())}"
     items = ", ".join(_items(query.items))
-    return f"SELECT {items} FROM ({text}){_order_by(remaining[0])}{_tail(query)}"
+    body = f"SELECT {items} FROM ({text}){_order_by(remaining[0])}"
+    return _finish(body, query, levels, None)
 
 
 def _check_visible(
