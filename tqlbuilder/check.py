@@ -698,9 +698,9 @@ class _Checker:
                     "order-by-random",
                     _pos(key[0]),
                     "warning",
-                    "ORDER BY RANDOM() shuffles differently on every run and RANDOM() in a "
-                    "SELECT list gives one value for all rows; for a reproducible sample use "
-                    "SAMPLE BY, or shuffle on the client with a seed",
+                    "ORDER BY RANDOM() gives a different order on every run (and RANDOM() "
+                    "selected as a column gives no usable numbers); for a random sample use "
+                    "SAMPLE BY ... LIMIT n, for a reproducible one shuffle on the client",
                 )
         first = keys[0]
         if not first:
