@@ -77,6 +77,12 @@ CLEAN = [
     """SELECT * FROM (SELECT label, shape(id)[0] AS cnt FROM "p" GROUP BY label) WHERE cnt > 2""",
     """SELECT id FROM "p" WHERE text = '-- not a comment' AND "it's" = 'a''b' OFFSET 6""",
     """SELECT id FROM "p" ORDER BY HAMMING_DISTANCE(e, ARRAY[1, 0]) LIMIT 4;""",
+    # the builder's shape: the ranking level is limited by the level that wraps it
+    """SELECT * FROM (SELECT * FROM (SELECT *, L1_NORM("text" - ARRAY[0.0]) AS "score" FROM """
+    """"hub://org/ds") ORDER BY "score" ASC) LIMIT 5""",
+    # a search function's first argument is a column even when an alias has the same name
+    """SELECT "year", ("year" + 0) AS "text" FROM "x" ORDER BY BM25_SIMILARITY("text", 'moon') """
+    """DESC LIMIT 3""",
     "",
     "   \n\t",
 ]
@@ -149,6 +155,12 @@ CASES: list[tuple[str, str, str, str]] = [
         "vector-ranking-without-limit",
         "error",
         "ORDER",
+    ),
+    (
+        'SELECT * FROM (SELECT id FROM "x" ORDER BY DOT(e, ARRAY[1]) DESC) ORDER BY id LIMIT 3',
+        "vector-ranking-without-limit",
+        "warning",
+        "ORDER BY DOT",
     ),
     (
         'SELECT id FROM "x" ORDER BY COSINE_SIMILARITY(e, ARRAY[1]) LIMIT 3',

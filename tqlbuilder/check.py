@@ -51,6 +51,8 @@ class Finding:
 _K = TokenKind
 _SIMILARITY_FUNCS = frozenset({"COSINE_SIMILARITY", "DOT", "MAXSIM", "BM25_SIMILARITY"})
 _DISTANCE_FUNCS = frozenset({"L1_NORM", "L2_NORM", "LINF_NORM", "HAMMING_DISTANCE"})
+# Functions whose first argument is a column: a name there is read as a column, by design.
+_COLUMN_FIRST_FUNCS = _SIMILARITY_FUNCS | frozenset({"HAMMING_DISTANCE", "CONTAINS"})
 _COMPARISONS = frozenset({"=", "==", "!=", "<>", "<", ">", "<=", ">="})
 _ORDERINGS = frozenset({"<", ">", "<=", ">="})
 _SET_OPS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
@@ -551,8 +553,12 @@ class _Checker:
             if statement:
                 self.level(statement)
 
-    def level(self, items: Sequence[_Item]) -> None:
-        """Check one SELECT level (possibly a set operation of several operands)."""
+    def level(self, items: Sequence[_Item], limited_outside: bool = False) -> None:
+        """Check one SELECT level (possibly a set operation of several operands).
+
+        ``limited_outside``: the level is the FROM source of a level that only limits it
+        (``SELECT * FROM (... ORDER BY f(...)) LIMIT k``), so its ORDER BY is limited too.
+        """
         first = items[0] if items else None
         if not (_is_kw(first, "SELECT", "WITH") or _is_query_group(first)):
             self.expressions(items, "")
@@ -577,9 +583,9 @@ class _Checker:
                             "whole union is returned, plus a stray _order_score_ column); wrap "
                             f"the union: SELECT * FROM (... UNION ...) {clause.name} ...",
                         )
-            self.select_level(clauses)
+            self.select_level(clauses, limited_outside and len(operands) == 1)
 
-    def select_level(self, clauses: Sequence[_Clause]) -> None:
+    def select_level(self, clauses: Sequence[_Clause], limited_outside: bool = False) -> None:
         by_name: dict[str, _Clause] = {}
         for clause in clauses:
             by_name.setdefault(clause.name, clause)
@@ -603,8 +609,11 @@ class _Checker:
                         "MMR similarity query'): BM25 scores cannot be selected; use it only as "
                         "ORDER BY BM25_SIMILARITY(col, 'text') DESC LIMIT k",
                     )
+        limit = by_name.get("LIMIT")
+        order = by_name.get("ORDER BY")
+        wraps = (limit is not None or has_top) and order is None
         for clause in clauses:
-            self.expressions(clause.items, clause.name)
+            self.expressions(clause.items, clause.name, wraps and clause.name == "FROM")
             if clause.name in ("WHERE", "ORDER BY") and aliases:
                 self._alias_uses(clause, aliases)
         from_clause = by_name.get("FROM")
@@ -618,7 +627,6 @@ class _Checker:
                         "FROM a, b is not a cross product in the engine: it zips the sources row "
                         "by row (missing rows become None); use JOIN ... ON a.k = b.k",
                     )
-        limit = by_name.get("LIMIT")
         offset = by_name.get("OFFSET")
         if (
             limit is not None
@@ -644,9 +652,9 @@ class _Checker:
                 " BY x LIMIT 2 gives groups built from 2 rows); limit the groups in an outer "
                 "query: SELECT * FROM (... GROUP BY ...) LIMIT n",
             )
-        order = by_name.get("ORDER BY")
         if order is not None and order.keyword is not None:
-            self._order_by(order, limit is not None or has_top, aliases, from_clause)
+            limited = limit is not None or has_top or limited_outside
+            self._order_by(order, limited, aliases, from_clause)
         sample = by_name.get("SAMPLE BY")
         if sample is not None and sample.keyword is not None:
             self._sample(sample)
@@ -660,6 +668,13 @@ class _Checker:
             nxt = items[i + 1] if i + 1 < len(items) else None
             if _is_op(prev, ".") or _is_op(nxt, ".", "("):
                 continue
+            head = items[i - 2] if i >= 2 else None
+            if (
+                _is_op(prev, "(")
+                and isinstance(head, Token)
+                and str(head.value).upper() in _COLUMN_FIRST_FUNCS
+            ):
+                continue  # SIM(name, ...): a column argument, which the engine reads as one
             self.add(
                 "alias-in-same-level",
                 tok.start,
@@ -819,8 +834,13 @@ class _Checker:
 
     # ----------------------------------------------------------------- expressions
 
-    def expressions(self, items: Sequence[_Item], clause: str) -> None:
-        """Checks inside one clause's expressions, descending into brackets and sub-selects."""
+    def expressions(
+        self, items: Sequence[_Item], clause: str, limited_outside: bool = False
+    ) -> None:
+        """Checks inside one clause's expressions, descending into brackets and sub-selects.
+
+        ``limited_outside`` is passed on to a sub-select that is the whole FROM source.
+        """
         for i, item in enumerate(items):
             prev = items[i - 1] if i else None
             nxt = items[i + 1] if i + 1 < len(items) else None
@@ -841,7 +861,7 @@ class _Checker:
                         "x IN (SELECT ...) silently returns no rows in the engine; run the inner "
                         "query first and inline its values: x IN (1, 2, 3), or use a JOIN",
                     )
-                self.level(item.items)
+                self.level(item.items, limited_outside and i == 0)
                 continue
             if item.open.text == "[" and _ends_operand(prev) and not _is_kw(prev, "ARRAY"):
                 self._subscript(item)
