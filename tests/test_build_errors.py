@@ -134,7 +134,7 @@ def test_silently_wrong_constructs_are_refused() -> None:
     raises(UnsupportedConstructError, "concatenation", lambda: col("t") + "x")
 
 
-@pytest.mark.parametrize("text", ["", " ", "!!", "--", "'"])
+@pytest.mark.parametrize("text", ["", " ", "!!", "--", "'", "_", "__ _"])
 def test_contains_without_word_token_is_refused(text: str) -> None:
     raises(InvalidValueError, "no word character", col("t").contains, text)
     raises(InvalidValueError, "no word character", F.contains, "t", text)

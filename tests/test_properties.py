@@ -43,7 +43,7 @@ def test_string_literals_round_trip(value: str) -> None:
 @MANY
 @given(S.names)
 def test_names_round_trip(name: str) -> None:
-    text = str(select(name).from_(name).where(col(name) > 1).order_by(col(name).desc()))
+    text = str(select(col(name)).from_(name).where(col(name) > 1).order_by(col(name).desc()))
     assert_one_clean_line(text)
     assert names(text) == [name, name, name, name]
 
@@ -160,3 +160,15 @@ def test_equality_and_hash_are_structural(
         return
     if qa == qb:
         assert same_text
+
+
+@MANY
+@given(S.queries())
+def test_check_finds_nothing_in_builder_output(case: tuple[Any, list[str]]) -> None:
+    from tqlbuilder.check import check
+
+    try:
+        text = case[0].to_tql()
+    except BuildError:
+        return
+    assert check(text) == []

@@ -33,7 +33,7 @@ INT64_MAX = 2**63 - 1
 # Characters that can never appear inside a quoted identifier: the lexer rule is "[^"\n]+", the
 # query is a C string (NUL ends it), and a CR would make the query two lines.
 _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
-_WORD = re.compile(r"\w")
+_WORD = re.compile(r"[^\W_]")  # a letter or digit; "_" alone crashes the engine too
 _ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -69,7 +69,7 @@ def render_string(value: str, *, argument: str = "value") -> str:
 
 
 def has_word_token(text: str) -> bool:
-    """True when ``text`` has at least one word character (what a text index tokenises)."""
+    """True when ``text`` has a letter or digit (what a text index tokenises; ``_`` is not)."""
     return _WORD.search(text) is not None
 
 
