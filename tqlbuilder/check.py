@@ -56,7 +56,10 @@ _COLUMN_FIRST_FUNCS = _SIMILARITY_FUNCS | frozenset({"HAMMING_DISTANCE", "CONTAI
 _COMPARISONS = frozenset({"=", "==", "!=", "<>", "<", ">", "<=", ">="})
 _ORDERINGS = frozenset({"<", ">", "<=", ">="})
 _SET_OPS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_OPENERS = frozenset({"(", "[", "{"})
+_CLOSERS = frozenset({")", "]", "}"})
+_FLAT_OPERATORS = frozenset({"(", "[", "{", ")", "]", "}", ";", "<", ">", "<=", ">="})
+_INFINITIES = (float("inf"), float("-inf"))
 _STOP_STATEMENT = "the engine stops reading here and silently runs only the text before it"
 
 _UNKNOWN_HINTS = {
@@ -201,16 +204,21 @@ def _build_tree(tokens: Sequence[Token]) -> list[_Item]:
     """Nest tokens into bracket groups; a stray closer stays a plain token."""
     root: list[_Item] = []
     stack: list[_Group] = []
+    target = root
     for tok in tokens:
-        target = stack[-1].items if stack else root
-        if tok.kind is _K.OPERATOR and tok.text in _OPENERS:
-            group = _Group(tok)
-            target.append(group)
-            stack.append(group)
-        elif tok.kind is _K.OPERATOR and tok.text in ")]}" and stack:
-            stack.pop().close = tok
-        else:
-            target.append(tok)
+        if tok.kind is _K.OPERATOR:
+            text = tok.text
+            if text in _OPENERS:
+                group = _Group(tok)
+                target.append(group)
+                stack.append(group)
+                target = group.items
+                continue
+            if text in _CLOSERS and stack:
+                stack.pop().close = tok
+                target = stack[-1].items if stack else root
+                continue
+        target.append(tok)
     return root
 
 
@@ -293,6 +301,16 @@ class _Checker:
         unknown_count: dict[str, int] = {}
         for i, tok in enumerate(tokens):
             kind = tok.kind
+            if kind is _K.FLOAT:
+                if tok.value == 0.0 or tok.value in _INFINITIES:
+                    self._number(tok)
+                continue
+            if kind is _K.OPERATOR or kind is _K.IDENTIFIER or kind is _K.KEYWORD:
+                continue
+            if kind is _K.INTEGER:
+                if tok.octal or tok.out_of_range:
+                    self._number(tok)
+                continue
             if kind is _K.UNKNOWN:
                 code = self._unknown_code(tok.text)
                 unknown_count[code] = unknown_count.get(code, 0) + 1
@@ -317,9 +335,8 @@ class _Checker:
                     f'character at the quote and {_STOP_STATEMENT}; close it with " (a name '
                     'cannot contain " or a newline)',
                 )
-            elif kind in (_K.INTEGER, _K.FLOAT):
-                self._number(tok)
-            if kind is not _K.UNKNOWN and "\0" in tok.text:
+        for tok in tokens if "\0" in self.text else ():
+            if tok.kind is not _K.UNKNOWN and "\0" in tok.text:
                 at = tok.start + tok.text.index("\0")
                 self.add(
                     "nul-byte",
@@ -429,16 +446,19 @@ class _Checker:
                     "token'); use a value between -9223372036854775808 and 9223372036854775807",
                 )
             elif tok.octal:
+                written = tok.text.lstrip("0")
+                if len(written) > 30:
+                    written = written[:27] + "..."
                 self.add(
                     "octal-integer",
                     tok.start,
                     "error",
-                    f"{tok.text} has a leading zero, so the engine reads it as octal: {tok.value},"
-                    f" not {int(tok.text, 10)}; write the number without leading zeros",
+                    f"{tok.text[:30]} has a leading zero, so the engine reads it as octal: "
+                    f"{tok.value}, not {written}; write the number without leading zeros",
                 )
         elif isinstance(tok.value, float):
             digits = tok.text.split("e")[0].split("E")[0]
-            if tok.value in (float("inf"), float("-inf")):
+            if tok.value in _INFINITIES:
                 self.add(
                     "float-out-of-range",
                     tok.start,
@@ -458,10 +478,19 @@ class _Checker:
     def flat(self, code: Sequence[Token]) -> None:
         depth = 0
         statement_start = True
+        last = len(code) - 1
         for i, tok in enumerate(code):
+            kind = tok.kind
+            if kind is _K.OPERATOR:
+                if tok.text not in _FLAT_OPERATORS:
+                    statement_start = False
+                    continue
+            elif kind is not _K.KEYWORD:
+                statement_start = False
+                continue
             prev = code[i - 1] if i else None
-            nxt = code[i + 1] if i + 1 < len(code) else None
-            if statement_start and _is_kw(tok, "UPDATE"):
+            nxt = code[i + 1] if i < last else None
+            if statement_start and tok.value == "UPDATE":
                 self.add(
                     "update-statement",
                     tok.start,
@@ -470,7 +499,7 @@ class _Checker:
                     "only reads: change data with the deeplake Python API",
                 )
             statement_start = False
-            if tok.kind is _K.OPERATOR:
+            if kind is _K.OPERATOR:
                 if tok.text in "([{":
                     depth += 1
                 elif tok.text in ")]}":
@@ -498,8 +527,6 @@ class _Checker:
                         "never match, so this silently selects no rows; use = / IN / LIKE, "
                         "or BETWEEN 'a' AND 'b' (which is lexicographic)",
                     )
-                continue
-            if tok.kind is not _K.KEYWORD:
                 continue
             word = tok.value
             if word == "DISTINCT":
@@ -599,16 +626,6 @@ class _Checker:
                     same = len(expr) == 1 and _is_name(expr[0])
                     if not (same and isinstance(expr[0], Token) and expr[0].value == alias.value):
                         aliases[alias.value] = expr
-            for tok in _walk_tokens(select.items):
-                if tok.kind is _K.IDENTIFIER and str(tok.value).upper() == "BM25_SIMILARITY":
-                    self.add(
-                        "bm25-score-selected",
-                        tok.start,
-                        "error",
-                        "the engine refuses BM25_SIMILARITY outside ORDER BY ('Incorrect BM25 or "
-                        "MMR similarity query'): BM25 scores cannot be selected; use it only as "
-                        "ORDER BY BM25_SIMILARITY(col, 'text') DESC LIMIT k",
-                    )
         limit = by_name.get("LIMIT")
         order = by_name.get("ORDER BY")
         wraps = (limit is not None or has_top) and order is None
@@ -842,16 +859,22 @@ class _Checker:
         ``limited_outside`` is passed on to a sub-select that is the whole FROM source.
         """
         for i, item in enumerate(items):
-            prev = items[i - 1] if i else None
-            nxt = items[i + 1] if i + 1 < len(items) else None
             if isinstance(item, Token):
-                compares = _is_kw(item, "LIKE", "ILIKE") or (
-                    item.kind is _K.OPERATOR and item.text in _COMPARISONS
-                )
-                lone = compares and clause != "FROM" and self._lone_quoted(items, i + 1)
-                if lone and isinstance(nxt, Token):
+                kind = item.kind
+                if kind is _K.OPERATOR:
+                    compares = item.text in _COMPARISONS
+                elif kind is _K.KEYWORD:
+                    compares = item.value in ("LIKE", "ILIKE")
+                else:
+                    compares = False
+                    if kind is _K.IDENTIFIER and clause == "SELECT":
+                        self._bm25_selected(item)
+                if compares and clause != "FROM" and self._lone_quoted(items, i + 1):
+                    nxt = items[i + 1]
+                    assert isinstance(nxt, Token)
                     self._double_quoted(nxt)
                 continue
+            prev = items[i - 1] if i else None
             if _is_query_group(item):
                 if _is_kw(prev, "IN"):
                     self.add(
@@ -876,6 +899,17 @@ class _Checker:
                             if tok.kind is _K.QUOTED_IDENTIFIER:
                                 self._double_quoted(tok)
             self.expressions(item.items, clause)
+
+    def _bm25_selected(self, tok: Token) -> None:
+        if str(tok.value).upper() == "BM25_SIMILARITY":
+            self.add(
+                "bm25-score-selected",
+                tok.start,
+                "error",
+                "the engine refuses BM25_SIMILARITY outside ORDER BY ('Incorrect BM25 or MMR "
+                "similarity query'): BM25 scores cannot be selected; use it only as "
+                "ORDER BY BM25_SIMILARITY(col, 'text') DESC LIMIT k",
+            )
 
     @staticmethod
     def _lone_quoted(items: Sequence[_Item], index: int) -> bool:
@@ -967,8 +1001,14 @@ def check(text: str) -> list[Finding]:
     tokens = lex(text)
     checker = _Checker(text)
     checker.lexical(tokens)
-    code = [t for t in tokens if t.kind not in (_K.COMMENT, _K.UNKNOWN)]
-    code = [t for t in code if t.kind not in (_K.UNTERMINATED_STRING, _K.UNTERMINATED_IDENTIFIER)]
+    code = [
+        t
+        for t in tokens
+        if t.kind is not _K.COMMENT
+        and t.kind is not _K.UNKNOWN
+        and t.kind is not _K.UNTERMINATED_STRING
+        and t.kind is not _K.UNTERMINATED_IDENTIFIER
+    ]
     checker.flat(code)
     checker.statements(_build_tree(code))
     unique = {(f.code, f.position): f for f in checker.findings}
