@@ -600,17 +600,29 @@ class _Checker:
             clauses = _clauses(operand)
             if len(operands) > 1 and index == len(operands) - 1:
                 for clause in clauses:
-                    tail = clause.name in ("ORDER BY", "LIMIT", "OFFSET")
-                    if tail and clause.keyword is not None:
-                        self.add(
-                            "order-after-union",
-                            clause.keyword.start,
-                            "error",
-                            f"{clause.name} after a set operation: the engine ignores it (the "
-                            "whole union is returned, plus a stray _order_score_ column); wrap "
-                            f"the union: SELECT * FROM (... UNION ...) {clause.name} ...",
-                        )
+                    if clause.keyword is not None:
+                        self._after_set_operation(clause)
             self.select_level(clauses, limited_outside and len(operands) == 1)
+
+    def _after_set_operation(self, clause: _Clause) -> None:
+        assert clause.keyword is not None
+        wrap = f"wrap the union: SELECT * FROM (... UNION ...) {clause.name} ..."
+        if clause.name == "ORDER BY":
+            self.add(
+                "order-after-union",
+                clause.keyword.start,
+                "warning",
+                "ORDER BY after a set operation: the engine sorts the union but adds a stray "
+                f"_order_score_ column (its values do not follow the sorted rows); {wrap}",
+            )
+        elif clause.name in ("LIMIT", "OFFSET"):
+            self.add(
+                "order-after-union",
+                clause.keyword.start,
+                "error",
+                f"{clause.name} after a set operation: the engine silently ignores it and returns "
+                f"the whole union; {wrap}",
+            )
 
     def select_level(self, clauses: Sequence[_Clause], limited_outside: bool = False) -> None:
         by_name: dict[str, _Clause] = {}
