@@ -429,9 +429,9 @@ class _Checker:
                 "comment",
                 tok.start,
                 "warning",
-                "comment: the engine skips it to the end of the line, but if the next line is "
-                "indented (or blank) it swallows that line too; generated or shared queries "
-                "should carry no comments",
+                "comment: the engine skips it to the end of the line, but as soon as the next "
+                "line is indented or blank the comment runs on and swallows it; generated or "
+                "shared queries should carry no comments",
             )
 
     def _number(self, tok: Token) -> None:
