@@ -1,0 +1,363 @@
+"""Run TQL in-process on the embedded Deep Lake engine (the optional ``deeplake`` package).
+
+Results hold the same JSON-like values the REST API returns, so one query gives equal
+Results offline and in the cloud. With ``root``, ``FROM "hub://org/ds"`` reads ``root/org/ds``
+and nothing outside ``root``. Queries that would crash, hang or be silently truncated by the
+engine are refused before they reach it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Literal, overload
+
+import numpy as np
+
+from tqlbuilder._protocols import SupportsTQL, query_text, run_many
+from tqlbuilder.check import CRASH_CODES, TRUNCATION_CODES, check
+from tqlbuilder.errors import (
+    EngineNotInstalledError,
+    ExecutionError,
+    InvalidIdentifierError,
+    InvalidValueError,
+    QueryError,
+    UnsupportedTypeError,
+)
+from tqlbuilder.lexer import Token, TokenKind, lex
+from tqlbuilder.result import SUCCESS_MESSAGE, Result
+
+__all__ = [
+    "LocalExecutor",
+    "map_dataset_paths",
+    "refuse_hazards",
+    "require_engine",
+    "resolve_root",
+]
+
+_REFUSED_CODES = CRASH_CODES | TRUNCATION_CODES
+_HUB_PATH = re.compile(r"hub://([^/]*)/([^/]*)")
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+_UNQUOTABLE = ('"', "\n", "\r", "\0")
+_SOURCE_KEYWORDS = frozenset({"FROM", "JOIN", "INTO", "TABLE", "UPDATE"})
+_CLAUSE_KEYWORDS = frozenset(
+    {
+        "SELECT", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "SAMPLE", "EXPAND",
+        "UNGROUP", "UNION", "INTERSECT", "EXCEPT", "SET", "VALUES",
+    }
+)  # fmt: skip
+
+
+class LocalExecutor:
+    """Runs queries with ``deeplake.query`` in this process; same API as RestExecutor.
+
+    ``root`` (an existing directory) maps ``FROM "hub://org/ds"`` to ``root/org/ds`` and
+    refuses every other dataset path; without it, paths go to the engine unchanged.
+    ``as_list`` is accepted for signature compatibility and has no effect.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self._root = None if root is None else resolve_root(root)
+
+    @property
+    def root(self) -> str | None:
+        """The resolved dataset root, or None when paths are passed through."""
+        return self._root
+
+    def execute(self, query: str | SupportsTQL, *, as_list: bool = True) -> Result:
+        """Run one query (a TQL string or an object with ``to_tql()``) and return its Result.
+
+        Raises QueryError for refused queries, bad dataset paths and engine errors, and
+        EngineNotInstalledError when ``deeplake`` is missing.
+        """
+        return self._execute_text(query_text(query), as_list)
+
+    @overload
+    def execute_many(
+        self,
+        queries: Iterable[str | SupportsTQL],
+        *,
+        as_list: bool = ...,
+        max_workers: int = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> list[Result]: ...
+
+    @overload
+    def execute_many(
+        self,
+        queries: Iterable[str | SupportsTQL],
+        *,
+        as_list: bool = ...,
+        max_workers: int = ...,
+        return_exceptions: bool,
+    ) -> list[Result | ExecutionError]: ...
+
+    def execute_many(
+        self,
+        queries: Iterable[str | SupportsTQL],
+        *,
+        as_list: bool = True,
+        max_workers: int = 8,
+        return_exceptions: bool = False,
+    ) -> list[Result] | list[Result | ExecutionError]:
+        """Run queries on up to ``max_workers`` threads; results in input order.
+
+        Without ``return_exceptions`` the first failure in input order is raised after all
+        have finished; with it, each ExecutionError is returned in its query's place.
+        """
+        texts = [query_text(query) for query in queries]
+        return run_many(
+            lambda text: self._execute_text(text, as_list),
+            texts,
+            max_workers=max_workers,
+            return_exceptions=return_exceptions,
+        )
+
+    def close(self) -> None:
+        """Nothing to release; present for symmetry with RestExecutor."""
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LocalExecutor(root={self._root!r})"
+
+    # ------------------------------------------------------------------ one query
+
+    def _execute_text(self, tql: str, as_list: bool) -> Result:
+        if not isinstance(as_list, bool):
+            raise UnsupportedTypeError(f"as_list must be a bool, not {type(as_list).__name__}")
+        refuse_hazards(tql)
+        text = tql if self._root is None else map_dataset_paths(tql, self._root)
+        deeplake = require_engine()
+        failure: str | None = None
+        try:
+            tensors, columns, length = _materialise(deeplake, text)
+        except Exception as exc:
+            if not _is_engine_error(exc):
+                raise
+            failure = str(exc).strip() or type(exc).__name__
+        if failure is not None:
+            failure = self._unmap(failure)
+            raise QueryError(f"engine error: {failure}", server_message=failure, query=tql)
+        return Result._trusted(tensors, columns, length, SUCCESS_MESSAGE)
+
+    def _unmap(self, message: str) -> str:
+        """Show mapped paths as ``hub://`` again, so messages do not reveal the root."""
+        if self._root is None or self._root == os.sep:
+            return message
+        prefix = self._root.rstrip(os.sep) + os.sep
+        return message.replace("file://" + prefix, "hub://").replace(prefix, "hub://")
+
+
+# ---------------------------------------------------------------------- refusals and paths
+
+
+def refuse_hazards(tql: str) -> None:
+    """Raise QueryError for text the engine would die, hang on or silently truncate."""
+    for finding in check(tql):
+        if finding.code in _REFUSED_CODES:
+            raise QueryError(
+                f"refused: {finding.message} ({finding.code} at position {finding.position})",
+                query=tql,
+            )
+
+
+def resolve_root(root: str | os.PathLike[str]) -> str:
+    """The real path of an existing dataset root directory that can be quoted in TQL."""
+    real = os.path.realpath(os.fspath(root))
+    if not os.path.isdir(real):
+        raise InvalidValueError(f"dataset root {os.fspath(root)!r} is not a directory")
+    if any(char in real for char in _UNQUOTABLE):
+        raise InvalidIdentifierError(f"dataset root {real!r} cannot be written in a TQL path")
+    return real
+
+
+def map_dataset_paths(tql: str, root: str | os.PathLike[str]) -> str:
+    """Rewrite every ``FROM/JOIN "hub://org/ds"`` to ``"file://<root>/org/ds"``.
+
+    Dataset paths are the quoted identifiers that follow ``FROM`` or ``JOIN`` (or a ``,`` in a
+    FROM list), found with the TQL lexer and replaced by offset. Raises QueryError for any
+    other source (another scheme, ``..``, an empty or unsafe segment, a bare name) and for a
+    path whose real location (after symlinks) is outside ``root``.
+    """
+    real_root = resolve_root(root)
+    tokens = lex(tql)
+    sources = _source_tokens(tokens)
+    source_starts = {token.start for token in sources}
+    for token in tokens:  # defence in depth: a path-like name anywhere else is refused too
+        if (
+            token.kind is TokenKind.QUOTED_IDENTIFIER
+            and token.start not in source_starts
+            and _looks_like_path(str(token.value))
+        ):
+            raise QueryError(
+                f"{token.text} looks like a dataset path outside FROM/JOIN "
+                f"(at position {token.start}); it is not allowed",
+                query=tql,
+            )
+    pieces: list[str] = []
+    last = 0
+    for token in sources:
+        if token.kind is not TokenKind.QUOTED_IDENTIFIER:
+            raise QueryError(
+                f'dataset sources must be quoted "hub://<org>/<dataset>" paths, '
+                f"not {token.text!r} (at position {token.start})",
+                query=tql,
+            )
+        assert isinstance(token.value, str)
+        target = _resolve(token.value, real_root, tql)
+        pieces.append(tql[last : token.start])
+        pieces.append(f'"file://{target}"')
+        last = token.end
+    pieces.append(tql[last:])
+    return "".join(pieces)
+
+
+def _resolve(path: str, real_root: str, tql: str) -> str:
+    match = _HUB_PATH.fullmatch(path)
+    if match is None or not all(_SEGMENT.fullmatch(part) for part in match.groups()):
+        raise QueryError(
+            f'dataset path {path!r} is not allowed: use "hub://<org>/<dataset>" with names '
+            "of letters, digits, '_', '-' and '.' (not starting with '.')",
+            query=tql,
+        )
+    org, name = match.groups()
+    target = os.path.realpath(os.path.join(real_root, org, name))
+    inside = target.startswith(real_root.rstrip(os.sep) + os.sep)
+    if not inside or any(char in target for char in _UNQUOTABLE):
+        raise QueryError(f"dataset path {path!r} resolves outside the dataset root", query=tql)
+    return target
+
+
+def _source_tokens(tokens: Sequence[Token]) -> list[Token]:
+    """The tokens in dataset-source position: after FROM/JOIN, or after ``,`` in a FROM clause.
+
+    Bracket-aware: each nesting level tracks whether it is inside a FROM clause (from FROM up
+    to the next clause keyword, so ``JOIN ... ON a = b, "path"`` is seen too) and whether a
+    source comes next. A ``(`` where a source is expected opens a subquery whose first token
+    is checked as well. ``INTO``, ``TABLE`` and ``UPDATE`` also introduce a source.
+    """
+    sources: list[Token] = []
+    in_from = [False]
+    expect = [False]
+    for token in tokens:
+        kind = token.kind
+        if kind is TokenKind.COMMENT:
+            continue
+        if kind is TokenKind.OPERATOR and token.text == "(":
+            in_from.append(False)
+            expect.append(expect[-1])
+            expect[-2] = False
+            continue
+        if kind is TokenKind.OPERATOR and token.text == ")":
+            if len(in_from) > 1:
+                in_from.pop()
+                expect.pop()
+            continue
+        if kind is TokenKind.KEYWORD and token.value in _SOURCE_KEYWORDS:
+            in_from[-1] = in_from[-1] or token.value in ("FROM", "JOIN")
+            expect[-1] = True
+            continue
+        if kind is TokenKind.KEYWORD and token.value in _CLAUSE_KEYWORDS:
+            in_from[-1] = expect[-1] = False
+            continue
+        if expect[-1]:
+            if kind in (TokenKind.QUOTED_IDENTIFIER, TokenKind.IDENTIFIER):
+                sources.append(token)
+            expect[-1] = False
+        elif kind is TokenKind.OPERATOR and token.text == "," and in_from[-1]:
+            expect[-1] = True
+    return sources
+
+
+def _looks_like_path(name: str) -> bool:
+    return "://" in name or name.startswith(("/", "~", "."))
+
+
+# ---------------------------------------------------------------------- engine
+
+
+def require_engine() -> Any:
+    """Import and return the ``deeplake`` module (an optional extra), or raise a clear error."""
+    try:
+        import deeplake
+    except ImportError as exc:
+        raise EngineNotInstalledError(
+            'the embedded engine is not installed: pip install "tqlbuilder[local]" '
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    return deeplake
+
+
+def _is_engine_error(exc: Exception) -> bool:
+    """Bare RuntimeError / MemoryError from the engine, or one of deeplake's own exceptions."""
+    if isinstance(exc, (RuntimeError, MemoryError)):
+        return True
+    return type(exc).__module__.startswith("deeplake")
+
+
+def _materialise(
+    deeplake: Any, tql: str
+) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
+    """Run and read everything (some engine errors only surface when rows are read)."""
+    view = deeplake.query(tql)  # keep the view bound: a temporary one expires
+    names = tuple(column.name for column in view.schema.columns)
+    length = len(view)
+    columns = tuple(_column_values(view[name][:]) for name in names)
+    for name, values in zip(names, columns, strict=True):
+        if len(values) != length:
+            raise RuntimeError(f"column {name!r} has {len(values)} values for {length} rows")
+    return names, columns, length
+
+
+def _column_values(values: Any) -> tuple[Any, ...]:
+    """One engine column -> a tuple of JSON-like values, vectorised where numpy allows."""
+    if isinstance(values, np.ndarray):
+        kind = values.dtype.kind
+        if kind in "biu" or (kind == "f" and bool(np.isfinite(values).all())):
+            return tuple(values.tolist())
+        return tuple(_json_value(value) for value in values.tolist())
+    if isinstance(values, list) and set(map(type, values)) <= {str, type(None)}:
+        return tuple(values)
+    return tuple(_json_value(value) for value in values)
+
+
+def _json_value(value: Any) -> Any:
+    """What the REST API sends for an engine value: Python scalars, lists and dicts.
+
+    Numpy scalars and 0-d arrays become int/float/bool; NaN and infinity become None (JSON
+    has no such numbers); deeplake Dicts become dicts; bytes become lists of ints.
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.ndarray):
+        kind = value.dtype.kind
+        if kind in "biu" or (kind == "f" and bool(np.isfinite(value).all())):
+            return value.tolist()
+        return _json_value(value.tolist())
+    if isinstance(value, np.generic):
+        return _json_value(value.item())
+    if isinstance(value, dict):
+        return {str(key): _json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return list(bytes(value))
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return _json_value(to_dict())
+    return str(value)
