@@ -114,9 +114,8 @@ def _neg(expr: Neg) -> str:
 def _in_list(expr: InList) -> str:
     if not expr.values:
         return "TRUE" if expr.negated else "FALSE"
-    values = ", ".join(value.text for value in expr.values)
     keyword = "NOT IN" if expr.negated else "IN"
-    return f"{_operand(expr.operand)} {keyword} ({values})"
+    return f"{_operand(expr.operand)} {keyword} ({expr.text})"
 
 
 def _between(expr: Between) -> str:
@@ -144,7 +143,13 @@ def _argument(arg: Expr | WeightPair) -> str:
 
 
 def _func(expr: Func) -> str:
-    return f"{expr.name}({', '.join(_argument(arg) for arg in expr.args)})"
+    parts = [expr.name, "("]
+    for index, arg in enumerate(expr.args):
+        if index:
+            parts.append(", ")
+        parts.append(_argument(arg))
+    parts.append(")")
+    return "".join(parts)
 
 
 def _index(item: Any) -> str:
@@ -327,10 +332,13 @@ def _select_query(query: Query) -> str:
             "a vector ranking needs .limit(k): without it the engine sorts every row and skips "
             "its top-k path; use a large k if you really want them all"
         )
-    inner_conditions = [c for c in query.conditions if not referenced_columns(c) & aliases]
-    outer_conditions = [c for c in query.conditions if referenced_columns(c) & aliases]
+    if aliases:
+        inner_conditions = [c for c in query.conditions if not referenced_columns(c) & aliases]
+        outer_conditions = [c for c in query.conditions if referenced_columns(c) & aliases]
+    else:
+        inner_conditions, outer_conditions = list(query.conditions), []
     grouped = bool(query.groups) or query.ungroup_count is not None
-    alias_keys = any(referenced_columns(expr) & aliases for expr, _ in levels)
+    alias_keys = bool(aliases) and any(referenced_columns(e) & aliases for e, _ in levels)
     if len(levels) > 1 and not (search or grouped or alias_keys or outer_conditions):
         return _sorted_below_projection(query, levels)
     needs_wrap = (
@@ -341,10 +349,11 @@ def _select_query(query: Query) -> str:
         or (grouped and (bool(levels) or query.row_limit is not None or bool(query.row_offset)))
     )
 
-    select_items = _items(items)
+    # Parts are joined once at the end: a 1536-d vector is ~16 KB of text, worth not copying.
+    base = [f"SELECT {', '.join(_items(items))}"]
     if search is not None:
-        select_items.append(f"{compile_expr(search.score())} AS {search.alias_text}")
-    base = [f"SELECT {', '.join(select_items)}", _source(query)]
+        base += [", ", compile_expr(search.score()), " AS ", search.alias_text]
+    base.append(_source(query))
     if inner_conditions:
         base.append(f" WHERE {_conjunction(inner_conditions)}")
     if query.groups:
@@ -355,25 +364,26 @@ def _select_query(query: Query) -> str:
     if not needs_wrap:
         if levels:
             base.append(_order_by(levels[0]))
-        return _finish("".join(base), query, levels, search)
+        return _finish(base, query, levels, search)
 
     remaining = list(levels)
-    if remaining and not (referenced_columns(remaining[-1][0]) & aliases):
+    if remaining and not (aliases and referenced_columns(remaining[-1][0]) & aliases):
         base.append(_order_by(remaining.pop()))
     _check_visible(remaining, outer_conditions, items, search)
-    text = "".join(base)
     pending_where = f" WHERE {_conjunction(outer_conditions)}" if outer_conditions else ""
+    suffixes = []
     while len(remaining) > 1:
-        text = f"SELECT * FROM ({text}){pending_where}{_order_by(remaining.pop())}"
+        suffixes.append(f"){pending_where}{_order_by(remaining.pop())}")
         pending_where = ""
     outer_order = _order_by(remaining[0]) if remaining else ""
-    return _finish(f"SELECT * FROM ({text}){pending_where}{outer_order}", query, levels, search)
+    suffixes.append(f"){pending_where}{outer_order}")
+    return _finish(["SELECT * FROM ("] * len(suffixes) + base + suffixes, query, levels, search)
 
 
 def _finish(
-    body: str, query: Query, levels: list[tuple[Expr, bool]], search: VectorSearch | None
+    parts: list[str], query: Query, levels: list[tuple[Expr, bool]], search: VectorSearch | None
 ) -> str:
-    """Append LIMIT/OFFSET/SAMPLE BY, one level up when the engine's top-k path would fail.
+    """Join the parts and append LIMIT/OFFSET/SAMPLE BY, one level up when top-k would fail.
 
     Deep Lake 4.7 rejects ``ORDER BY <L1_NORM or LINF_NORM score> LIMIT k`` ("requires 2
     arguments") although the same sort without LIMIT works, so those rankings sort in a
@@ -381,8 +391,9 @@ def _finish(
     """
     tail = _tail(query)
     if query.row_limit is not None and levels and _breaks_top_k(levels[0][0], search):
-        return f"SELECT * FROM ({body}){tail}"
-    return body + tail
+        return "".join(["SELECT * FROM (", *parts, ")", tail])
+    parts.append(tail)
+    return "".join(parts)
 
 
 def _breaks_top_k(expr: Expr, search: VectorSearch | None) -> bool:
@@ -410,8 +421,7 @@ def _sorted_below_projection(query: Query, levels: list[tuple[Expr, bool]]) -> s
     while len(remaining) > 1:
         text = f"SELECT * FROM ({text}){_order_by(remaining.pop())}"
     items = ", ".join(_items(query.items))
-    body = f"SELECT {items} FROM ({text}){_order_by(remaining[0])}"
-    return _finish(body, query, levels, None)
+    return _finish([f"SELECT {items} FROM ({text}){_order_by(remaining[0])}"], query, levels, None)
 
 
 def _check_visible(

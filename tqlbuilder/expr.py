@@ -205,11 +205,11 @@ class Expr:
     # ----------------------------------------------------------------- predicates
     def isin(self, values: Iterable[Any]) -> Expr:
         """``x IN (v1, v2, ...)``; an empty collection matches nothing (``FALSE``)."""
-        return InList(self, _in_values(values), False)
+        return InList(self, *_in_values(values), False)
 
     def not_in(self, values: Iterable[Any]) -> Expr:
         """``x NOT IN (v1, ...)``; an empty collection matches everything (``TRUE``)."""
-        return InList(self, _in_values(values), True)
+        return InList(self, *_in_values(values), True)
 
     def between(self, low: Any, high: Any) -> Expr:
         """``x BETWEEN low AND high``, inclusive at both ends."""
@@ -340,28 +340,32 @@ def _index_item(item: object) -> IndexItem:
     return int(item)
 
 
-def _in_values(values: Iterable[Any]) -> tuple[Literal, ...]:
+def _in_values(values: Iterable[Any]) -> tuple[tuple[Any, ...], str]:
+    """Validate an IN list; return the Python values and their rendered ``v1, v2, ...`` text."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise UnsupportedTypeError(
             f"isin() takes a collection of values (list, tuple, set, array), got "
             f"{type(values).__name__}; wrap a single value in a list"
         )
-    if isinstance(values, np.ndarray):
-        values = values.tolist()
-    literals = []
-    for position, value in enumerate(values):
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if all(type(v) is str for v in items) and not any("\x00" in v for v in items):
+        # fast path for the common list of strings: one pass, no per-value objects
+        return tuple(items), ", ".join(["'" + v.replace("'", "''") + "'" for v in items])
+    rendered = []
+    for position, value in enumerate(items):
         if isinstance(value, Expr):
             raise UnsupportedConstructError(
                 "isin() takes literal values only: IN (subquery) and IN (expressions) return "
                 "wrong results on the engine; use == and | for expressions"
             )
-        literals.append(as_literal(value, argument=f"isin() value at position {position}"))
-    kinds = {isinstance(lit_.value, str) for lit_ in literals}
-    if len(kinds) > 1:
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = items[position] = value.item()
+        rendered.append(render_scalar(value, argument=f"isin() value at position {position}"))
+    if len({isinstance(value, str) for value in items}) > 1:
         raise InvalidValueError(
             "isin() values mix strings and numbers; the engine cannot compare them in one list"
         )
-    return tuple(literals)
+    return tuple(items), ", ".join(rendered)
 
 
 # =========================================================================== leaves
@@ -456,10 +460,11 @@ class Neg(Expr):
 
 @attrs.frozen(eq=False, repr=False)
 class InList(Expr):
-    """``x [NOT] IN (literals...)``."""
+    """``x [NOT] IN (v1, v2, ...)``: ``values`` are the Python values, ``text`` their rendering."""
 
     operand: Expr
-    values: tuple[Literal, ...]
+    values: tuple[Any, ...]
+    text: str
     negated: bool
 
 

@@ -128,6 +128,12 @@ def render_number(value: Any, *, argument: str = "value", dtype: str | None = No
 
 def render_scalar(value: Any, *, argument: str = "value", dtype: str | None = None) -> str:
     """Render a scalar literal: str (quoted), bool, int or float; anything else is refused."""
+    if dtype is None:  # fast paths for exact built-in types (bool is not ``type(x) is int``)
+        kind = type(value)
+        if kind is int:
+            return _check_int(value, argument)
+        if kind is float:
+            return _check_float(value, argument)
     if isinstance(value, str):
         if dtype is not None:
             raise InvalidValueError(f"{argument}: dtype={dtype!r} does not apply to a string")
@@ -208,14 +214,7 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
         raise InvalidValueError(
             f"{argument} is empty (shape {array.shape}); TQL has no empty ARRAY literal"
         )
-    if array.dtype.kind == "f":
-        finite = np.isfinite(array)
-        if not finite.all():
-            raise InvalidValueError(
-                f"{argument} has a non-finite value (NaN or infinity) at index "
-                f"{_first_bad(~finite)}; TQL has no literal for it"
-            )
-    elif array.dtype.kind == "u" and array.dtype.itemsize == 8 and array.size:
+    if array.dtype.kind == "u" and array.dtype.itemsize == 8:
         too_big = array > np.uint64(INT64_MAX)
         if too_big.any():
             raise InvalidValueError(f"{argument} has a value beyond int64 at {_first_bad(too_big)}")
@@ -223,5 +222,14 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
         array = array.astype(array.dtype.newbyteorder("="))
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
-    text = orjson.dumps(array, option=_ORJSON_NUMPY).decode("ascii")
+    data = orjson.dumps(array, option=_ORJSON_NUMPY)
+    if b"null" in data:  # orjson writes NaN and infinity as null: one fast scan finds them
+        finite = np.isfinite(array)
+        raise InvalidValueError(
+            f"{argument} has a non-finite value (NaN or infinity) at index "
+            f"{_first_bad(~finite)}; TQL has no literal for it"
+        )
+    text = data.decode("ascii")
+    if array.ndim == 1:
+        return "ARRAY" + text  # one bracket pair: skip scanning the whole text
     return text.replace("[", "ARRAY[")

@@ -76,6 +76,12 @@ def _select_item(item: object, position: int) -> Expr:
     )
 
 
+def _select_items(items: tuple[str | Expr, ...]) -> tuple[Expr, ...]:
+    new_items = tuple([_select_item(item, i) for i, item in enumerate(items)])
+    _check_items(new_items)
+    return new_items
+
+
 def _output_name(item: Expr) -> str | None:
     if isinstance(item, Alias):
         return item.name
@@ -138,9 +144,7 @@ class Query:
     # ------------------------------------------------------------------ sources
     def select(self, *items: str | Expr) -> Query:
         """Replace the select list (``"*"`` or no items: every column)."""
-        new_items = tuple(_select_item(item, i) for i, item in enumerate(items))
-        _check_items(new_items)
-        return attrs.evolve(self, items=new_items)
+        return attrs.evolve(self, items=_select_items(items))
 
     def from_(self, source: str | Query) -> Query:
         """Read from a dataset path (``hub://org/ds``...) or from another query (a subquery)."""
@@ -381,4 +385,4 @@ def select(*items: str | Expr) -> Query:
     A plain ``str`` is always a column name (never raw TQL); computed columns are expressions,
     named with ``.alias()``.
     """
-    return Query().select(*items)
+    return Query(items=_select_items(items))
