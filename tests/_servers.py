@@ -11,6 +11,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +27,10 @@ class ServerProcess:
             command += ["--token", token]
         command += list(extra_args)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # stderr goes to a file: an unread pipe could fill up and block the server
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            command, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env
         )
         self.url = self._read_url(timeout=30.0)
 
@@ -43,22 +46,27 @@ class ServerProcess:
                 if not line and self.process.poll() is not None:
                     break
         self.process.kill()
-        _, err = self.process.communicate(timeout=10)
-        raise RuntimeError(f"server did not start (rc={self.process.returncode}): {err}")
+        self.process.wait(timeout=10)
+        raise RuntimeError(f"server did not start (rc={self.process.returncode}): {self.stderr()}")
+
+    def stderr(self) -> str:
+        """What the server wrote to stderr so far."""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM the child and return its exit status (kills it if it does not stop)."""
+    def stop(self, timeout: float = 10.0, signum: int = signal.SIGTERM) -> int:
+        """Signal the child (SIGTERM) and return its exit status (kills it if it hangs)."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signum)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=timeout)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._stderr.close()
         return self.process.returncode

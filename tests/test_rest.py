@@ -292,6 +292,22 @@ def test_loopback_http_and_https_are_allowed(url: str) -> None:
     RestExecutor(TOKEN, url=url).close()
 
 
+def test_loopback_http_never_goes_through_an_environment_proxy(
+    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = f"http://127.0.0.1:{_free_port()}"  # nothing listens: using it would fail
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    session = requests.Session()
+    session.proxies = {"http": proxy}
+    for ex in (executor(server), executor(server, session=session)):
+        with ex:
+            assert len(ex.execute(QUERY)) == 1
+    assert len(server.requests) == 2
+
+
 def test_token_never_leaks(server: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     closed_port = _free_port()

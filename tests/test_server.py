@@ -7,6 +7,7 @@ small datasets made with deeplake; results must equal LocalExecutor's for the sa
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import threading
 import time
@@ -264,7 +265,7 @@ def test_server_without_token_accepts_any_but_requires_the_header(data_root: Pat
         response = requests.post(process.url, data=b'{"query": "SELECT 1"}', timeout=10)
         assert response.status_code == 401
     finally:
-        assert process.stop() == 0
+        assert process.stop(signum=signal.SIGINT) == 0, "SIGINT stops it cleanly too"
 
 
 def test_bad_root_exits_with_an_error(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import timezone
 from types import TracebackType
-from typing import Literal, NoReturn, overload
+from typing import Any, Literal, NoReturn, overload
 from urllib.parse import urlsplit
 
 import orjson
@@ -137,6 +137,8 @@ class RestExecutor:
                 "the access token must be printable ASCII without spaces or line breaks"
             )
         self._url = _check_url(url)
+        # Plain http only goes to loopback: never through a proxy from the environment.
+        self._no_proxy = urlsplit(self._url).scheme == "http"
         self._timeout = _check_timeout(timeout)
         self._attempts = _positive_int("max_retries", max_retries)
         self._backoff = _non_negative("backoff", backoff)
@@ -294,6 +296,7 @@ class RestExecutor:
                 verify=self._verify,
                 allow_redirects=False,
                 stream=True,
+                proxies=_no_proxies() if self._no_proxy else None,
             )
             status = response.status_code
             headers = dict(response.headers)
@@ -435,6 +438,11 @@ def _check_url(url: str) -> str:
             "(plain http is allowed only for 127.0.0.0/8, ::1 and localhost)"
         )
     return url
+
+
+def _no_proxies() -> dict[str, Any]:
+    """Per-request proxies that switch off every proxy (None removes the setting in requests)."""
+    return {"http": None, "https": None, "all": None}
 
 
 def _is_loopback(host: str) -> bool:
