@@ -7,11 +7,12 @@ in TQL. It can, however, return two ranked lists of ids: one from
 (Cormack, Clarke and Büttcher, SIGIR 2009) merges rankings using only positions, so it needs no
 score calibration between BM25 and cosine similarity.
 
->>> from tqlbuilder import reciprocal_rank_fusion
->>> bm25 = [7, 3, 9]
->>> vectors = [3, 5, 7]
->>> [item for item, _ in reciprocal_rank_fusion(bm25, vectors)]
-[3, 7, 5, 9]
+Examples:
+    >>> from tqlbuilder import reciprocal_rank_fusion
+    >>> bm25 = [7, 3, 9]
+    >>> vectors = [3, 5, 7]
+    >>> [item for item, _ in reciprocal_rank_fusion(bm25, vectors)]
+    [3, 7, 5, 9]
 """
 
 from __future__ import annotations
@@ -56,10 +57,14 @@ def reciprocal_rank_fusion(
         TypeError: ``k`` or ``limit`` is not an int, a ranking is a ``str``/``bytes`` (a
             common mistake: pass a list of ids), or a weight is not a number.
 
-    >>> reciprocal_rank_fusion(["a", "b"], ["b", "c"], k=1)
-    [('b', 0.8333333333333333), ('a', 0.5), ('c', 0.3333333333333333)]
-    >>> reciprocal_rank_fusion(["a", "b"], ["b", "c"], k=1, weights=[2.0, 0.0], limit=2)
-    [('a', 1.0), ('b', 0.6666666666666666)]
+    Returns:
+        ``(id, fused score)`` pairs, highest score first.
+
+    Examples:
+        >>> reciprocal_rank_fusion(["a", "b"], ["b", "c"], k=1)
+        [('b', 0.8333333333333333), ('a', 0.5), ('c', 0.3333333333333333)]
+        >>> reciprocal_rank_fusion(["a", "b"], ["b", "c"], k=1, weights=[2.0, 0.0], limit=2)
+        [('a', 1.0), ('b', 0.6666666666666666)]
     """
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"k must be an int, got {type(k).__name__}: {k!r}")

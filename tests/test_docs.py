@@ -1,0 +1,214 @@
+"""Run every ```python block of README.md and docs/*.md, so no example in the docs can rot.
+
+Each page's blocks run in order in one namespace (a later block sees what an earlier one
+defined), in a temporary working directory that links ``examples/`` (so a page can
+``sys.path.insert(0, "examples")`` as a reader in the repository root would). Every page starts
+with these names already defined, backed by a real local dataset built from ``examples/data``:
+
+- ``DATASET``: the ``file://`` URL of the example passages dataset;
+- ``ROOT``: a folder laid out as ``ROOT/org/passages``, so that ``hub://org/passages`` resolves
+  with ``LocalExecutor(root=ROOT)`` and ``python -m tqlbuilder.server --root ROOT``;
+- ``EMBEDDING``: the real 384-d embedding of the question "When did humans first land on the
+  Moon?" (the answer is passage 42).
+
+A block whose fence carries a title starting with "not run" (```` ```python title="not run:
+needs an Activeloop token" ````) is skipped. That marker is only for calls to the real cloud
+endpoint, which CI cannot reach; the test enforces that such blocks talk to the cloud and that
+there are only a few of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import re
+import sys
+import time
+import traceback
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+PAGES = sorted([REPO / "README.md", *DOCS.rglob("*.md")])
+
+# ```python  or  ```python title="..."  (mkdocs-material / pymdownx.superfences syntax)
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
+_TITLE = re.compile(r'title="(?P<title>[^"]*)"')
+SKIP_PREFIX = "not run"
+MAX_SKIPPED = 6
+
+
+class Block:
+    """One fenced code block: its language, title, first line number (1-based) and source."""
+
+    def __init__(self, page: pathlib.Path, language: str, title: str, line: int, code: str):
+        self.page = page
+        self.language = language
+        self.title = title
+        self.line = line
+        self.code = code
+
+    @property
+    def skipped(self) -> bool:
+        return self.title.lower().startswith(SKIP_PREFIX)
+
+    def where(self) -> str:
+        return f"{self.page.relative_to(REPO)}:{self.line}"
+
+
+def extract_blocks(page: pathlib.Path) -> list[Block]:
+    """Every fenced block of a Markdown page (fences may be indented, e.g. inside admonitions)."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    blocks: list[Block] = []
+    index = 0
+    while index < len(lines):
+        match = _FENCE.match(lines[index])
+        if match is None:
+            index += 1
+            continue
+        indent, fence, info = match["indent"], match["fence"], match["info"].strip()
+        language = info.split(maxsplit=1)[0].lower() if info else ""
+        title_match = _TITLE.search(info)
+        body: list[str] = []
+        start = index + 1
+        index += 1
+        while index < len(lines):
+            line = lines[index]
+            if line.strip() == fence and line.startswith(indent):
+                break
+            body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
+            index += 1
+        else:
+            raise AssertionError(f"{page.relative_to(REPO)}:{start}: unclosed code fence")
+        index += 1
+        code = "\n".join(body) + "\n"
+        blocks.append(
+            Block(page, language, title_match["title"] if title_match else "", start, code)
+        )
+    return blocks
+
+
+def python_blocks(page: pathlib.Path) -> list[Block]:
+    return [block for block in extract_blocks(page) if block.language == "python"]
+
+
+def _load_example_data() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_tqlb_example_data", REPO / "examples/_data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def docs_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The names every docs page can use, backed by a real dataset built once per session."""
+    pytest.importorskip("deeplake")
+    data = _load_example_data()
+    root = tmp_path_factory.mktemp("docs-root")
+    url = data.build_dataset(root / "org" / "passages")
+    questions = data.load_questions()
+    assert questions[0]["answer_id"] == 42
+    return {
+        "DATASET": url,
+        "ROOT": str(root),
+        "EMBEDDING": data.question_embeddings()[0],
+    }
+
+
+RUNNABLE = [page for page in PAGES if any(not b.skipped for b in python_blocks(page))]
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(REPO)) for p in RUNNABLE])
+def test_page_examples_run(
+    page: pathlib.Path,
+    docs_data: dict[str, Any],
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    blocks = [block for block in python_blocks(page) if not block.skipped]
+    # run in an empty folder, with examples/ visible as from the repository root
+    (tmp_path / "examples").symlink_to(REPO / "examples", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    saved_modules = set(sys.modules)
+    saved_path = list(sys.path)
+    saved_environment = dict(os.environ)  # pages may set ACTIVELOOP_TOKEN, as users would
+    os.environ.pop("ACTIVELOOP_TOKEN", None)
+    try:
+        _run_blocks(blocks, {"__name__": f"docs_{page.stem}", **docs_data})
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environment)
+        sys.path[:] = saved_path
+        for name in ("_data", "quickstart"):  # example modules a page may import
+            if name not in saved_modules:
+                sys.modules.pop(name, None)
+
+
+def _run_blocks(blocks: list[Block], namespace: dict[str, Any]) -> None:
+    for block in blocks:
+        filename = f"<{block.where()}>"
+        # pad with newlines so tracebacks show the line number within the Markdown page
+        source = "\n" * (block.line) + block.code
+        started = time.perf_counter()
+        try:
+            exec(compile(source, filename, "exec"), namespace)
+        except Exception:
+            pytest.fail(
+                f"the Python block at {block.where()} failed:\n{block.code}\n"
+                f"{traceback.format_exc()}",
+                pytrace=False,
+            )
+        elapsed = time.perf_counter() - started
+        assert elapsed < 60, f"the block at {block.where()} took {elapsed:.1f}s"
+
+
+def test_there_are_pages_and_python_blocks() -> None:
+    assert (DOCS / "index.md").exists()
+    counts = {page.name: len(python_blocks(page)) for page in PAGES}
+    assert sum(counts.values()) >= 50, counts
+
+
+def test_skipped_blocks_are_only_cloud_calls() -> None:
+    skipped = [block for page in PAGES for block in python_blocks(page) if block.skipped]
+    assert len(skipped) <= MAX_SKIPPED, [block.where() for block in skipped]
+    for block in skipped:
+        assert "RestExecutor" in block.code or "ACTIVELOOP_TOKEN" in block.code, (
+            f"{block.where()} is marked '{SKIP_PREFIX}' but does not call the cloud endpoint; "
+            "only real REST calls may be skipped"
+        )
+
+
+def test_no_python_hidden_under_another_language_tag() -> None:
+    for page in PAGES:
+        for block in extract_blocks(page):
+            assert block.language not in {"py", "python3", "pycon", "ipython"}, (
+                f"{block.where()} uses ```{block.language}; use ```python so the block is run"
+            )
+
+
+def test_every_docs_page_is_in_the_nav() -> None:
+    config = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    for page in DOCS.rglob("*.md"):
+        relative = page.relative_to(DOCS).as_posix()
+        assert relative in config, f"docs/{relative} is not in mkdocs.yml's nav"
+
+
+def test_readme_links_into_docs_exist() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)#\s]+)", readme)
+    assert links, "README.md should link into docs/"
+    for link in links:
+        assert (REPO / link).exists(), f"README.md links to missing {link}"
+
+
+def test_examples_dir_is_importable_for_docs() -> None:
+    # the docs fixture loads examples/_data.py by path; make sure it has what the fixture needs
+    data = _load_example_data()
+    for name in ("build_dataset", "load_questions", "question_embeddings"):
+        assert hasattr(data, name)
