@@ -45,11 +45,11 @@ class BuildError(TQLError):
 
 
 class InvalidIdentifierError(BuildError, ValueError):
-    """A column, alias or dataset name cannot be written in TQL (empty, or has ``"``, NUL, CR, LF)."""
+    """A column, alias or dataset name cannot be written in TQL (empty, or ``"``/NUL/CR/LF)."""
 
 
 class InvalidValueError(BuildError, ValueError):
-    """A value cannot be written as a TQL literal (NaN, infinity, NUL, out of range, empty vector...)."""
+    """A value has no TQL literal (NaN, infinity, NUL, out of range, empty vector...)."""
 
 
 class UnsupportedTypeError(BuildError, TypeError):
