@@ -100,7 +100,7 @@ def test_format_refuses_a_comment_and_points_at_it(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith("2:10: error: cannot format text with a comment")
-    assert "tqlbuilder.check" in result.stderr
+    assert "tqlbuilder.check(text)" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,7 @@ def test_refuses_text_the_engine_reads_differently(query: str, where: str) -> No
     with pytest.raises(TQLSyntaxError) as info:
         format(query)
     assert info.value.position == query.index(where)
-    assert "tqlbuilder.check" in str(info.value)
+    assert "tqlbuilder.check(text)" in str(info.value)
     assert isinstance(info.value, ValueError)
 
 

@@ -165,7 +165,7 @@ def test_equality_and_hash_are_structural(
 @MANY
 @given(S.queries())
 def test_check_finds_nothing_in_builder_output(case: tuple[Any, list[str]]) -> None:
-    from tqlbuilder.check import check
+    from tqlbuilder.hazards import check
 
     try:
         text = case[0].to_tql()

@@ -42,10 +42,10 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder import functions
     from tqlbuilder import functions as F
-    from tqlbuilder.check import Finding, check
     from tqlbuilder.expr import Expr, col, lit, raw
     from tqlbuilder.formatter import format
     from tqlbuilder.fusion import reciprocal_rank_fusion
+    from tqlbuilder.hazards import Finding, check
     from tqlbuilder.lexer import Token, TokenKind, lex
     from tqlbuilder.local import LocalExecutor
     from tqlbuilder.parser import parse
@@ -67,8 +67,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Token": ("tqlbuilder.lexer", "Token"),
     "TokenKind": ("tqlbuilder.lexer", "TokenKind"),
     "parse": ("tqlbuilder.parser", "parse"),
-    "check": ("tqlbuilder.check", "check"),
-    "Finding": ("tqlbuilder.check", "Finding"),
+    "check": ("tqlbuilder.hazards", "check"),
+    "Finding": ("tqlbuilder.hazards", "Finding"),
     "format": ("tqlbuilder.formatter", "format"),
     "reciprocal_rank_fusion": ("tqlbuilder.fusion", "reciprocal_rank_fusion"),
     "Result": ("tqlbuilder.result", "Result"),

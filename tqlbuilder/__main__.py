@@ -46,7 +46,7 @@ def _line_col(text: str, position: int) -> tuple[int, int]:
 
 
 def _run_check(text: str) -> int:
-    from tqlbuilder.check import check
+    from tqlbuilder.hazards import check
 
     findings = check(text)
     for finding in findings:

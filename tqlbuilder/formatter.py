@@ -43,14 +43,14 @@ def _refuse(text: str, tokens: Sequence[Token]) -> None:
         reason = _REFUSED.get(tok.kind)
         if reason is not None:
             raise TQLSyntaxError(
-                f"{reason} (run tqlbuilder.check for details)", text=text, position=tok.start
+                f"{reason} (run tqlbuilder.check(text) for details)", text=text, position=tok.start
             )
     stop = engine_prefix_end(tokens)
     if stop is not None:
         nul = text.find("\0")
         raise TQLSyntaxError(
             "cannot format text with a NUL character: the engine reads the query as a C string "
-            "and stops there (run tqlbuilder.check for details)",
+            "and stops there (run tqlbuilder.check(text) for details)",
             text=text,
             position=nul if nul >= 0 else stop,
         )

@@ -18,7 +18,6 @@ from typing import Any, Literal, overload
 import numpy as np
 
 from tqlbuilder._protocols import SupportsTQL, query_text, run_many
-from tqlbuilder.check import CRASH_CODES, TRUNCATION_CODES, check
 from tqlbuilder.errors import (
     EngineNotInstalledError,
     ExecutionError,
@@ -27,6 +26,7 @@ from tqlbuilder.errors import (
     QueryError,
     UnsupportedTypeError,
 )
+from tqlbuilder.hazards import CRASH_CODES, TRUNCATION_CODES, check
 from tqlbuilder.lexer import Token, TokenKind, lex
 from tqlbuilder.result import SUCCESS_MESSAGE, Result
 

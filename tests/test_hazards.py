@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tqlbuilder.check import CRASH_CODES, TRUNCATION_CODES, Finding, check
+from tqlbuilder.hazards import CRASH_CODES, TRUNCATION_CODES, Finding, check
 
 SEMANTIC_CODES = {
     "alias-in-same-level",
