@@ -229,3 +229,26 @@ def test_raw_is_parenthesised() -> None:
     assert str(Q.where(raw("text = 'a--b'") | (col("id") > 3))) == (
         'SELECT "id" FROM "x" WHERE (text = \'a--b\') OR ("id" > 3)'
     )
+
+
+def test_text_literal_on_the_left_is_checked_too() -> None:
+    raises(UnsupportedConstructError, "no rows for text", lambda: lit("b") > col("text"))
+    raises(UnsupportedConstructError, "concatenation", lambda: lit("a") + col("x"))
+
+
+def test_text_search_on_an_alias_is_refused() -> None:
+    query = select((col("n") + 1).alias("t")).from_("ds").text_search("x", column="t").limit(1)
+    raises(UnsupportedConstructError, "alias", str, query)
+
+
+def test_syntax_error_message_shows_a_window_not_the_whole_line() -> None:
+    from tqlbuilder import TQLSyntaxError
+
+    text = "SELECT " + "x, " * 5000 + "FROM"
+    error = TQLSyntaxError("unexpected end", text=text, position=len(text))
+    assert len(str(error)) < 200
+    assert str(error).splitlines()[-1].endswith("^")
+
+
+def test_expressions_compile_on_their_own() -> None:
+    assert (col("year") > 2020).to_tql() == '"year" > 2020'

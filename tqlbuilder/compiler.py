@@ -475,6 +475,10 @@ def _text_search_query(query: Query) -> str:
                 "as the single ORDER BY key with LIMIT; wrap it: select().from_(bm25_query)..."
             )
     aliases = {item.name for item in query.items if isinstance(item, Alias)}
+    if referenced_columns(search.column) & aliases:
+        raise UnsupportedConstructError(
+            "text_search() column is a select-list alias; BM25 needs an indexed source column"
+        )
     for condition in query.conditions:
         if referenced_columns(condition) & aliases:
             raise UnsupportedConstructError(

@@ -79,9 +79,13 @@ class TQLSyntaxError(TQLError, ValueError):
             return f"{message} (at position {position})"
         line_start = text.rfind("\n", 0, position) + 1
         line_end = text.find("\n", position)
-        line = text[line_start : line_end if line_end != -1 else len(text)]
-        caret = " " * (position - line_start) + "^"
-        return f"{message} (at position {position})\n  {line}\n  {caret}"
+        line_end = len(text) if line_end == -1 else line_end
+        start = max(line_start, position - 40)  # a one-line query can be 30 KB: show a window
+        end = min(line_end, position + 40)
+        before = "..." if start > line_start else ""
+        after = "..." if end < line_end else ""
+        caret = " " * (len(before) + position - start) + "^"
+        return f"{message} (at position {position})\n  {before}{text[start:end]}{after}\n  {caret}"
 
 
 # --------------------------------------------------------------------------- configuration

@@ -103,6 +103,12 @@ class Expr:
     def __contains__(self, item: object) -> bool:
         raise TypeError("use expr.contains(value) or expr.isin(values) instead of 'in'")
 
+    def to_tql(self) -> str:
+        """The TQL text of this expression on its own (e.g. ``'"year" > 2020'``)."""
+        from tqlbuilder.compiler import compile_expr
+
+        return compile_expr(self)
+
     def __repr__(self) -> str:
         from tqlbuilder.compiler import compile_expr
 
@@ -114,7 +120,7 @@ class Expr:
     # ----------------------------------------------------------------- comparisons
     def _compare(self, op: str, other: Any) -> Expr:
         right = as_value(other, argument="right operand")
-        if op in _ORDERING and _is_text_literal(right):
+        if op in _ORDERING and (_is_text_literal(right) or _is_text_literal(self)):
             raise UnsupportedConstructError(
                 f"ordering comparison {op} with a string literal: the engine returns no rows for "
                 "text < > <= >= (silently); compare text with ==, .isin(), .like() or "
@@ -147,7 +153,7 @@ class Expr:
     # ----------------------------------------------------------------- arithmetic
     def _arith(self, op: str, other: Any, *, reflected: bool = False) -> Expr:
         value = as_value(other, argument="operand")
-        if _is_text_literal(value):
+        if _is_text_literal(value) or _is_text_literal(self):
             raise UnsupportedConstructError(
                 f"arithmetic {op} with a string: TQL has no string concatenation or text math"
             )
