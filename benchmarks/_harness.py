@@ -30,6 +30,8 @@ __all__ = [
     "Comparison",
     "Row",
     "Settings",
+    "Thunk",
+    "attach_breakdown",
     "attach_profile",
     "compare",
     "format_bytes",
@@ -295,9 +297,16 @@ def _git_revision() -> str:
             check=True,
             timeout=10,
         ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "tqlbuilder"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return head
+    return f"{head} + uncommitted changes in tqlbuilder/" if changed else head
 
 
 def machine_info() -> dict[str, str]:
@@ -394,3 +403,16 @@ def attach_profile(row: Row, fn: Thunk, per_call_ns: float, settings: Settings) 
         return
     calls = max(1, min(200_000, int(settings.profile_ns / max(per_call_ns, 1.0))))
     row.profile = profile_summary(fn, calls=calls)
+
+
+def attach_breakdown(row: Row, parts: Mapping[str, Thunk], settings: Settings) -> None:
+    """Time the candidate's steps separately into a note, if its target was missed.
+
+    cProfile inflates call-heavy code, so with ``--profile`` a missed row also gets these
+    unprofiled timings of its parts (each part alone, same method as the figures).
+    """
+    if not settings.profile or row.status != "MISSED":
+        return
+    result = compare(parts, rounds=settings.rounds, batch_ns=settings.batch_ns // 2)
+    timed = "; ".join(f"{name} {format_ns(result.median(name))}" for name in parts)
+    row.notes.append(f"unprofiled breakdown: {timed}")

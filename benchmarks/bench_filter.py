@@ -15,12 +15,22 @@ Also timed: ``to_tql()`` on an already built query, which returns the cached tex
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import pypika
 import sqlglot.expressions as sx
 from pypika import Order, Table
 
-from benchmarks._harness import Row, Settings, attach_profile, compare, format_ns, status
+from benchmarks._harness import (
+    Row,
+    Settings,
+    Thunk,
+    attach_breakdown,
+    attach_profile,
+    compare,
+    format_ns,
+    status,
+)
 from tqlbuilder import Query, col, lex, select
 from tqlbuilder.lexer import TokenKind
 
@@ -227,8 +237,38 @@ def run(settings: Settings) -> list[Row]:
     ]
     per_call = result.median("tqlbuilder")
     attach_profile(rows[0], tqlbuilder_tql, per_call, settings)
+    attach_breakdown(rows[0], breakdown(), settings)
     if rows[0].profile:
         rows[1].profile = rows[0].profile
     else:
         attach_profile(rows[1], tqlbuilder_tql, per_call, settings)
+        attach_breakdown(rows[1], breakdown(), settings)
     return rows
+
+
+def breakdown() -> dict[str, Thunk]:
+    """The candidate's steps, each alone (``compile_query`` bypasses the ``to_tql`` cache)."""
+    from tqlbuilder.compiler import compile_query
+
+    conditions = (
+        col("year") > YEAR,
+        col("author") == AUTHOR,
+        col("lang").isin(LANGUAGES),
+        col("score").between(LOW, HIGH),
+    )
+    base = select("id", "text").from_(DATASET)
+    return {
+        "build (query())": query,
+        "compile_query": partial(compile_query, query()),
+        'select("id", "text").from_(ds)': lambda: select("id", "text").from_(DATASET),
+        "4 predicates": lambda: (
+            col("year") > YEAR,
+            col("author") == AUTHOR,
+            col("lang").isin(LANGUAGES),
+            col("score").between(LOW, HIGH),
+        ),
+        '  of which col("lang").isin(20 strings)': lambda: col("lang").isin(LANGUAGES),
+        ".where(4 built predicates)": partial(base.where, *conditions),
+        '.order_by(col("year").desc())': lambda: base.order_by(col("year").desc()),
+        ".limit(10)": partial(base.limit, LIMIT),
+    }

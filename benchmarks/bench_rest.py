@@ -91,13 +91,18 @@ def _pooled(settings: Settings) -> list[Row]:
             case=f"REST: {n} sequential queries, per query",
             baseline=f"requests.post {format_ns(result.median('requests.post') / n)}",
             candidate=f"RestExecutor {format_ns(result.median('RestExecutor') / n)}",
-            result=f"{speedup:.2f}x faster",
+            result=f"{speedup:.3f}x faster",
             target=f">= {TARGET_POOLED}x",
             status=status(speedup >= TARGET_POOLED),
             value=speedup,
             notes=[
                 f"TCP connections opened per {n} queries: requests.post "
-                f"{opened['requests.post']}, RestExecutor {opened['RestExecutor']}"
+                f"{opened['requests.post']}, RestExecutor {opened['RestExecutor']}",
+                "per query, fastest-slowest round: "
+                + ", ".join(
+                    f"{name} {format_ns(min(values) / n)}-{format_ns(max(values) / n)}"
+                    for name, values in result.samples.items()
+                ),
             ],
         )
         per_query = result.median("RestExecutor") / n

@@ -15,7 +15,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks._harness import Row, Settings, attach_profile, compare, format_ns, status
+from benchmarks._harness import (
+    Row,
+    Settings,
+    Thunk,
+    attach_breakdown,
+    attach_profile,
+    compare,
+    format_ns,
+    status,
+)
 from tqlbuilder import lex, select
 from tqlbuilder.lexer import Token, TokenKind
 
@@ -115,6 +124,27 @@ def check_equivalent(emb: npt.NDArray[np.float32]) -> None:
             raise AssertionError(f"figure 1: the {name} vector does not read back exactly")
 
 
+def breakdown(emb: npt.NDArray[np.float32]) -> dict[str, Thunk]:
+    """The candidate's steps, each alone (``compile_query`` bypasses the ``to_tql`` cache)."""
+    import orjson
+
+    from tqlbuilder.compiler import compile_query
+    from tqlbuilder.literals import render_vector
+
+    base = select("text").from_(DATASET)
+    built = base.similar_to(emb, metric="cosine").limit(5)
+    return {
+        "orjson.dumps(vector) (the floor)": partial(
+            orjson.dumps, emb, option=orjson.OPT_SERIALIZE_NUMPY
+        ),
+        "render_vector": partial(render_vector, emb),
+        'select("text").from_(ds)': lambda: select("text").from_(DATASET),
+        ".similar_to(vector)": partial(base.similar_to, emb, metric="cosine"),
+        ".limit(5)": partial(base.limit, 5),
+        "compile_query": partial(compile_query, built),
+    }
+
+
 def run(settings: Settings) -> list[Row]:
     """Speed (per dimension) and text length (per dimension) rows."""
     rows: list[Row] = []
@@ -142,6 +172,7 @@ def run(settings: Settings) -> list[Row]:
             value=speedup,
         )
         attach_profile(row, partial(candidate, emb), result.median("tqlbuilder"), settings)
+        attach_breakdown(row, breakdown(emb), settings)
         rows.append(row)
     for dim in settings.dims:
         emb = embedding(dim)
