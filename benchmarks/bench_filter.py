@@ -70,9 +70,9 @@ def fstring(
     """The hand-written floor: an f-string with correct quote escaping."""
     in_list = ", ".join(_quote(lang) for lang in languages)
     return (
-        f'SELECT "id", "text" FROM "{DATASET}" WHERE ("year" > {year}) AND '
-        f'("author" = {_quote(author)}) AND ("lang" IN ({in_list})) AND '
-        f'("score" BETWEEN {low!r} AND {high!r}) ORDER BY "year" DESC LIMIT {limit}'
+        f'SELECT id, text FROM "{DATASET}" WHERE (year > {year}) AND '
+        f"(author = {_quote(author)}) AND (lang IN ({in_list})) AND "
+        f"(score BETWEEN {low!r} AND {high!r}) ORDER BY year DESC LIMIT {limit}"
     )
 
 

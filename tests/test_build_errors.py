@@ -225,9 +225,9 @@ def test_raw_refuses_unsafe_fragments(fragment: str, match: str) -> None:
 
 
 def test_raw_is_parenthesised() -> None:
-    assert str(Q.where(raw("n % 2 = 0"))) == 'SELECT "id" FROM "x" WHERE (n % 2 = 0)'
+    assert str(Q.where(raw("n % 2 = 0"))) == "SELECT id FROM x WHERE (n % 2 = 0)"
     assert str(Q.where(raw("text = 'a--b'") | (col("id") > 3))) == (
-        'SELECT "id" FROM "x" WHERE (text = \'a--b\') OR ("id" > 3)'
+        "SELECT id FROM x WHERE (text = 'a--b') OR (id > 3)"
     )
 
 
@@ -251,4 +251,17 @@ def test_syntax_error_message_shows_a_window_not_the_whole_line() -> None:
 
 
 def test_expressions_compile_on_their_own() -> None:
-    assert (col("year") > 2020).to_tql() == '"year" > 2020'
+    assert (col("year") > 2020).to_tql() == "year > 2020"
+
+
+def test_replace_covers_every_field() -> None:
+    import attrs
+
+    from tqlbuilder.query import Query
+
+    names = [f.name for f in attrs.fields(Query) if f.init]
+    query = select("a").from_("x").where(col("a") > 1).order_by("a").limit(1).offset(2)
+    for name in names:
+        marker = object()
+        assert getattr(query._replace(**{name: marker}), name) is marker
+        assert query._replace() == query

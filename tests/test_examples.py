@@ -65,10 +65,10 @@ def test_quickstart() -> None:
     out = run_example("quickstart.py")
     moon = QUESTIONS[0]
     assert "== Filter: space passages from 1960 on, oldest first" in out
-    assert 'WHERE ("topic" = \'space\') AND ("year" >= 1960)' in out
-    assert 'COSINE_SIMILARITY("embedding", ARRAY[' in out
-    assert 'values]) AS "score"' in out  # the 384-d vector is abbreviated for the screen
-    assert "BM25_SIMILARITY(\"text\", 'first woman in space') DESC" in out
+    assert "WHERE (topic = 'space') AND (year >= 1960)" in out
+    assert "COSINE_SIMILARITY(embedding, ARRAY[" in out
+    assert "values]) AS score" in out  # the 384-d vector is abbreviated for the screen
+    assert "BM25_SIMILARITY(text, 'first woman in space') DESC" in out
     assert f"Top hit for {moon['question']!r}: passage {moon['answer_id']}" in out
     # the table rows: the filter's oldest space passage after 1960, and the BM25 top hit
     lines = out.splitlines()

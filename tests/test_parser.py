@@ -44,230 +44,219 @@ RECOMPILED = [
     # names, keywords, literals
     ('SELECT * FROM "hub://org/ds"', 'SELECT * FROM "hub://org/ds"'),
     (
-        'select id, text from "ds" where year >= 2020 limit 5',
-        'SELECT "id", "text" FROM "ds" WHERE "year" >= 2020 LIMIT 5',
+        "select id, text from ds where year >= 2020 limit 5",
+        "SELECT id, text FROM ds WHERE year >= 2020 LIMIT 5",
     ),
     (
-        'SeLeCt id FrOm "ds" wHeRe n > 0 OrDeR bY id DeSc LiMiT 2',
-        'SELECT "id" FROM "ds" WHERE "n" > 0 ORDER BY "id" DESC LIMIT 2',
+        "SeLeCt id FrOm ds wHeRe n > 0 OrDeR bY id DeSc LiMiT 2",
+        "SELECT id FROM ds WHERE n > 0 ORDER BY id DESC LIMIT 2",
     ),
     (
-        'SELECT "my col", "select", "naïve" FROM "ds" WHERE "order" <> 1',
-        'SELECT "my col", "select", "naïve" FROM "ds" WHERE "order" != 1',
+        'SELECT "my col", "select", "naïve" FROM ds WHERE "order" <> 1',
+        'SELECT "my col", "select", "naïve" FROM ds WHERE "order" != 1',
     ),
-    ('SELECT id FROM "ds" WHERE id == 18', 'SELECT "id" FROM "ds" WHERE "id" = 18'),
-    ('SELECT id ident FROM "ds"', 'SELECT "id" AS "ident" FROM "ds"'),
-    ("SELECT 1abc FROM main", 'SELECT 1 AS "abc" FROM "main"'),
+    ("SELECT id FROM ds WHERE id == 18", "SELECT id FROM ds WHERE id = 18"),
+    ("SELECT id ident FROM ds", "SELECT id AS ident FROM ds"),
+    ("SELECT 1abc FROM main", "SELECT 1 AS abc FROM main"),
     (
         "SELECT id, true AS t, False AS ff, 'it''s' AS s",
-        'SELECT "id", TRUE AS "t", FALSE AS "ff", \'it\'\'s\' AS "s"',
+        "SELECT id, TRUE AS t, FALSE AS ff, 'it''s' AS s",
     ),
     (
-        "SELECT id FROM \"ds\" WHERE text = 'new\nline'",
-        'SELECT "id" FROM "ds" WHERE "text" = \'new\nline\'',
+        "SELECT id FROM ds WHERE text = 'new\nline'",
+        "SELECT id FROM ds WHERE text = 'new\nline'",
     ),
     (
-        "SELECT id FROM \"ds\" WHERE text = 'cr\rhere'",
-        'SELECT "id" FROM "ds" WHERE "text" = \'cr\rhere\'',
+        "SELECT id FROM ds WHERE text = 'cr\rhere'",
+        "SELECT id FROM ds WHERE text = 'cr\rhere'",
     ),
-    ('SELECT\n\tid\nFROM\n\t"ds"\nWHERE\tid = 1\n', 'SELECT "id" FROM "ds" WHERE "id" = 1'),
-    ('SELECT id FROM "ds" WHERE id = 1;', 'SELECT "id" FROM "ds" WHERE "id" = 1'),
+    ("SELECT\n\tid\nFROM\n\tds\nWHERE\tid = 1\n", "SELECT id FROM ds WHERE id = 1"),
+    ("SELECT id FROM ds WHERE id = 1;", "SELECT id FROM ds WHERE id = 1"),
     # numbers: folded negatives, octal, float spellings, the int64 extremes
     (
-        'SELECT id FROM "ds" WHERE f = - 50 OR n = -0.0',
-        'SELECT "id" FROM "ds" WHERE ("f" = -50) OR ("n" = -0.0)',
+        "SELECT id FROM ds WHERE f = - 50 OR n = -0.0",
+        "SELECT id FROM ds WHERE (f = -50) OR (n = -0.0)",
     ),
-    ('SELECT id FROM "ds" WHERE n = 010', 'SELECT "id" FROM "ds" WHERE "n" = 8'),
+    ("SELECT id FROM ds WHERE n = 010", "SELECT id FROM ds WHERE n = 8"),
     (
         "SELECT .5 AS a, 5. AS b, 1E-5 AS c, 1.5e+3 AS d, 0.10000000000000000555111512 AS e",
-        'SELECT 0.5 AS "a", 5.0 AS "b", 1e-05 AS "c", 1500.0 AS "d", 0.1 AS "e"',
+        "SELECT 0.5 AS a, 5.0 AS b, 1e-05 AS c, 1500.0 AS d, 0.1 AS e",
     ),
     (
-        'SELECT id FROM "ds" WHERE n = -9223372036854775808 OR n = 9223372036854775807',
-        'SELECT "id" FROM "ds" WHERE ("n" = -9223372036854775808) OR ("n" = 9223372036854775807)',
+        "SELECT id FROM ds WHERE n = -9223372036854775808 OR n = 9223372036854775807",
+        "SELECT id FROM ds WHERE (n = -9223372036854775808) OR (n = 9223372036854775807)",
     ),
     # precedence (reference 3.1): every compound operand comes back parenthesised
     (
-        'SELECT id FROM "ds" WHERE id = 2 OR id = 3 AND flag',
-        'SELECT "id" FROM "ds" WHERE ("id" = 2) OR (("id" = 3) AND "flag")',
+        "SELECT id FROM ds WHERE id = 2 OR id = 3 AND flag",
+        "SELECT id FROM ds WHERE (id = 2) OR ((id = 3) AND flag)",
     ),
     (
-        'SELECT id FROM "ds" WHERE NOT id = 1 AND id < 3',
-        'SELECT "id" FROM "ds" WHERE (NOT ("id" = 1)) AND ("id" < 3)',
+        "SELECT id FROM ds WHERE NOT id = 1 AND id < 3",
+        "SELECT id FROM ds WHERE (NOT (id = 1)) AND (id < 3)",
     ),
     (
         "SELECT 2 + 3 * 4 AS a, (2 + 3) * 4 AS b, 10 - 2 - 3 AS c, 2 * 3 % 4 AS d",
-        'SELECT (2 + (3 * 4)) AS "a", ((2 + 3) * 4) AS "b", ((10 - 2) - 3) AS "c", '
-        '((2 * 3) % 4) AS "d"',
+        "SELECT (2 + (3 * 4)) AS a, ((2 + 3) * 4) AS b, ((10 - 2) - 3) AS c, ((2 * 3) % 4) AS d",
     ),
     (
-        'SELECT -n * 2 AS a, -2 * -3 AS b, n - -1 AS c, -(-1) AS d, -n + 1 AS e FROM "ds"',
-        'SELECT (-("n" * 2)) AS "a", (-2 * -3) AS "b", ("n" - -1) AS "c", (-(-1)) AS "d", '
-        '((-"n") + 1) AS "e" FROM "ds"',
+        "SELECT -n * 2 AS a, -2 * -3 AS b, n - -1 AS c, -(-1) AS d, -n + 1 AS e FROM ds",
+        "SELECT (-(n * 2)) AS a, (-2 * -3) AS b, (n - -1) AS c, (-(-1)) AS d, "
+        "((-n) + 1) AS e FROM ds",
     ),
     (
-        'SELECT id FROM "ds" WHERE (id > 18) = true AND a = b < c',
-        'SELECT "id" FROM "ds" WHERE (("id" > 18) = TRUE) AND ("a" = ("b" < "c"))',
+        "SELECT id FROM ds WHERE (id > 18) = true AND a = b < c",
+        "SELECT id FROM ds WHERE ((id > 18) = TRUE) AND (a = (b < c))",
     ),
     (
-        'SELECT id FROM "ds" WHERE (a AND b) AND c AND (d OR e OR f)',
-        'SELECT "id" FROM "ds" WHERE ("a" AND "b") AND "c" AND ("d" OR "e" OR "f")',
+        "SELECT id FROM ds WHERE (a AND b) AND c AND (d OR e OR f)",
+        "SELECT id FROM ds WHERE (a AND b) AND c AND (d OR e OR f)",
     ),
-    ('SELECT id FROM "ds" WHERE n + 1 IS NULL', 'SELECT "id" FROM "ds" WHERE ("n" + 1) IS NULL'),
+    ("SELECT id FROM ds WHERE n + 1 IS NULL", "SELECT id FROM ds WHERE (n + 1) IS NULL"),
     # IN, BETWEEN, LIKE, IS NULL
     (
-        "SELECT id FROM \"ds\" WHERE id IN (1, -2, 3) AND text NOT IN ('a', 'b''c')",
-        'SELECT "id" FROM "ds" WHERE ("id" IN (1, -2, 3)) AND ("text" NOT IN (\'a\', \'b\'\'c\'))',
+        "SELECT id FROM ds WHERE id IN (1, -2, 3) AND text NOT IN ('a', 'b''c')",
+        "SELECT id FROM ds WHERE (id IN (1, -2, 3)) AND (text NOT IN ('a', 'b''c'))",
     ),
     (
-        'SELECT id FROM "ds" WHERE NOT x IN (1, 2)',
-        'SELECT "id" FROM "ds" WHERE (NOT ("x")) IN (1, 2)',
+        "SELECT id FROM ds WHERE NOT x IN (1, 2)",
+        "SELECT id FROM ds WHERE (NOT (x)) IN (1, 2)",
     ),
     (
-        'SELECT id FROM "ds" WHERE f BETWEEN -1.5 AND 0.1 AND NOT (id BETWEEN 2 AND 18)',
-        'SELECT "id" FROM "ds" WHERE ("f" BETWEEN -1.5 AND 0.1) AND (NOT ("id" BETWEEN 2 AND 18))',
+        "SELECT id FROM ds WHERE f BETWEEN -1.5 AND 0.1 AND NOT (id BETWEEN 2 AND 18)",
+        "SELECT id FROM ds WHERE (f BETWEEN -1.5 AND 0.1) AND (NOT (id BETWEEN 2 AND 18))",
     ),
     (
-        "SELECT id FROM \"ds\" WHERE text LIKE '%a_%' AND s NOT LIKE 'a.c' AND t ILIKE 'X'",
-        'SELECT "id" FROM "ds" WHERE ("text" LIKE \'%a_%\') AND ("s" NOT LIKE \'a.c\') AND '
-        "(\"t\" ILIKE 'X')",
+        "SELECT id FROM ds WHERE text LIKE '%a_%' AND s NOT LIKE 'a.c' AND t ILIKE 'X'",
+        "SELECT id FROM ds WHERE (text LIKE '%a_%') AND (s NOT LIKE 'a.c') AND (t ILIKE 'X')",
     ),
     (
-        "SELECT id FROM \"ds\" WHERE NOT t ILIKE 'x'",
-        'SELECT "id" FROM "ds" WHERE NOT ("t" ILIKE \'x\')',
+        "SELECT id FROM ds WHERE NOT t ILIKE 'x'",
+        "SELECT id FROM ds WHERE NOT (t ILIKE 'x')",
     ),
     (
-        'SELECT id FROM "ds" WHERE x IS NOT NULL AND y ISNULL AND z IS NULL',
-        'SELECT "id" FROM "ds" WHERE ("x" IS NOT NULL) AND ("y" IS NULL) AND ("z" IS NULL)',
+        "SELECT id FROM ds WHERE x IS NOT NULL AND y ISNULL AND z IS NULL",
+        "SELECT id FROM ds WHERE (x IS NOT NULL) AND (y IS NULL) AND (z IS NULL)",
     ),
     # functions, subscripts, arrays
     (
-        "SELECT id FROM \"ds\" WHERE contains(meta['k'], 'v1') AND all(embedding > 0) "
-        "AND Any(n > 0)",
-        'SELECT "id" FROM "ds" WHERE CONTAINS("meta"[\'k\'], \'v1\') AND '
-        'ALL("embedding" > 0) AND ANY("n" > 0)',
+        "SELECT id FROM ds WHERE contains(meta['k'], 'v1') AND all(embedding > 0) AND Any(n > 0)",
+        "SELECT id FROM ds WHERE CONTAINS(meta['k'], 'v1') AND ALL(embedding > 0) AND ANY(n > 0)",
     ),
     (
         "SELECT shape(e)[0] AS n, e[0:2] AS a, e[:, 0] AS b, e[0:4:2] AS c, e[::2] AS d, "
-        "e[0::2] AS g, meta['a']['b'] AS h, meta['arr'][1] AS i, row_number() AS r FROM \"ds\"",
-        'SELECT SHAPE("e")[0] AS "n", "e"[0:2] AS "a", "e"[:, 0] AS "b", "e"[0:4:2] AS "c", '
-        '"e"[::2] AS "d", "e"[::2] AS "g", "meta"[\'a\'][\'b\'] AS "h", '
-        '"meta"[\'arr\'][1] AS "i", ROW_NUMBER() AS "r" FROM "ds"',
+        "e[0::2] AS g, meta['a']['b'] AS h, meta['arr'][1] AS i, row_number() AS r FROM ds",
+        "SELECT SHAPE(e)[0] AS n, e[0:2] AS a, e[:, 0] AS b, e[0:4:2] AS c, "
+        "e[::2] AS d, e[::2] AS g, meta['a']['b'] AS h, "
+        "meta['arr'][1] AS i, ROW_NUMBER() AS r FROM ds",
     ),
     (
         "SELECT array [ 1 ,\n 2 ,\t3 ] AS a, ARRAY[ARRAY[1, 2.5], ARRAY[-3, 4]] AS m, "
         "ARRAY[-0.1, 1e-5, 1E3, - 2] AS f",
-        'SELECT ARRAY[1,2,3] AS "a", ARRAY[ARRAY[1,2.5],ARRAY[-3,4]] AS "m", '
-        'ARRAY[-0.1,1e-5,1E3,-2] AS "f"',
+        "SELECT ARRAY[1,2,3] AS a, ARRAY[ARRAY[1,2.5],ARRAY[-3,4]] AS m, "
+        "ARRAY[-0.1,1e-5,1E3,-2] AS f",
     ),
     (
-        'SELECT id, sqrt(n * 1.0) AS x, abs(n) AS y, keys(meta) AS z FROM "ds"',
-        'SELECT "id", SQRT("n" * 1.0) AS "x", ABS("n") AS "y", KEYS("meta") AS "z" FROM "ds"',
+        "SELECT id, sqrt(n * 1.0) AS x, abs(n) AS y, keys(meta) AS z FROM ds",
+        "SELECT id, SQRT(n * 1.0) AS x, ABS(n) AS y, KEYS(meta) AS z FROM ds",
     ),
     # vector search: the REST shape A (filter one level up moves inside), flat v4 form, L2
     (
         "select * from (select text, metadata, cosine_similarity(embedding, ARRAY[0.1,0.2]) "
         "as score from \"hub://org/ds\") where metadata['doc'] == 'x' order by score desc limit 5",
-        'SELECT * FROM (SELECT "text", "metadata", COSINE_SIMILARITY("embedding", '
-        'ARRAY[0.1,0.2]) AS "score" FROM "hub://org/ds" WHERE "metadata"[\'doc\'] = \'x\') '
-        'ORDER BY "score" DESC LIMIT 5',
+        "SELECT * FROM (SELECT text, metadata, COSINE_SIMILARITY(embedding, "
+        "ARRAY[0.1,0.2]) AS score FROM \"hub://org/ds\" WHERE metadata['doc'] = 'x') "
+        "ORDER BY score DESC LIMIT 5",
     ),
     (
         "SELECT *, cosine_similarity(embedding, ARRAY[1,0]) AS s "
         "ORDER BY cosine_similarity(embedding, ARRAY[1,0]) DESC LIMIT 3",
-        'SELECT *, COSINE_SIMILARITY("embedding", ARRAY[1,0]) AS "s" '
-        'ORDER BY COSINE_SIMILARITY("embedding", ARRAY[1,0]) DESC LIMIT 3',
+        "SELECT *, COSINE_SIMILARITY(embedding, ARRAY[1,0]) AS s "
+        "ORDER BY COSINE_SIMILARITY(embedding, ARRAY[1,0]) DESC LIMIT 3",
     ),
     (
-        'SELECT * FROM (SELECT id, l2_norm(embedding - ARRAY[1.5, -2]) AS d FROM "ds") '
+        "SELECT * FROM (SELECT id, l2_norm(embedding - ARRAY[1.5, -2]) AS d FROM ds) "
         "ORDER BY d ASC LIMIT 3",
-        'SELECT * FROM (SELECT "id", L2_NORM("embedding" - ARRAY[1.5,-2]) AS "d" FROM "ds") '
-        'ORDER BY "d" ASC LIMIT 3',
+        "SELECT * FROM (SELECT id, L2_NORM(embedding - ARRAY[1.5,-2]) AS d FROM ds) "
+        "ORDER BY d ASC LIMIT 3",
     ),
     (
-        'SELECT id FROM "ds" WHERE flag ORDER BY dot(embedding, ARRAY[1,0,0,0]) DESC LIMIT 3 '
+        "SELECT id FROM ds WHERE flag ORDER BY dot(embedding, ARRAY[1,0,0,0]) DESC LIMIT 3 "
         "OFFSET 1",
-        'SELECT "id" FROM "ds" WHERE "flag" ORDER BY DOT("embedding", ARRAY[1,0,0,0]) DESC '
+        "SELECT id FROM ds WHERE flag ORDER BY DOT(embedding, ARRAY[1,0,0,0]) DESC "
         "LIMIT 3 OFFSET 1",
     ),
     # BM25, union, grouping, sampling, paging
     (
-        "SELECT id FROM \"t\" WHERE id > 1 ORDER BY bm25_similarity(bm, 'deep') DESC LIMIT 3 "
-        "OFFSET 1",
-        'SELECT "id" FROM "t" WHERE "id" > 1 ORDER BY BM25_SIMILARITY("bm", \'deep\') DESC '
-        "LIMIT 3 OFFSET 1",
+        "SELECT id FROM t WHERE id > 1 ORDER BY bm25_similarity(bm, 'deep') DESC LIMIT 3 OFFSET 1",
+        "SELECT id FROM t WHERE id > 1 ORDER BY BM25_SIMILARITY(bm, 'deep') DESC LIMIT 3 OFFSET 1",
     ),
     (
-        'SELECT id FROM "a" WHERE id < 2 UNION SELECT id FROM "b" WHERE id > 18',
-        'SELECT * FROM ((SELECT "id" FROM "a" WHERE "id" < 2) UNION '
-        '(SELECT "id" FROM "b" WHERE "id" > 18))',
+        "SELECT id FROM a WHERE id < 2 UNION SELECT id FROM b WHERE id > 18",
+        "SELECT * FROM ((SELECT id FROM a WHERE id < 2) UNION (SELECT id FROM b WHERE id > 18))",
     ),
     (
-        '(SELECT id FROM "a" LIMIT 2) UNION ALL (SELECT id FROM "b") UNION ALL SELECT id FROM "c"',
-        'SELECT * FROM ((SELECT "id" FROM "a" LIMIT 2) UNION ALL (SELECT "id" FROM "b") '
-        'UNION ALL (SELECT "id" FROM "c"))',
+        "(SELECT id FROM a LIMIT 2) UNION ALL (SELECT id FROM b) UNION ALL SELECT id FROM c",
+        "SELECT * FROM ((SELECT id FROM a LIMIT 2) UNION ALL (SELECT id FROM b) "
+        "UNION ALL (SELECT id FROM c))",
     ),
     (
-        'SELECT * FROM (SELECT id FROM "a" UNION SELECT id FROM "b") ORDER BY id DESC LIMIT 3',
-        'SELECT * FROM ((SELECT "id" FROM "a") UNION (SELECT "id" FROM "b")) '
-        'ORDER BY "id" DESC LIMIT 3',
+        "SELECT * FROM (SELECT id FROM a UNION SELECT id FROM b) ORDER BY id DESC LIMIT 3",
+        "SELECT * FROM ((SELECT id FROM a) UNION (SELECT id FROM b)) ORDER BY id DESC LIMIT 3",
     ),
     (
-        'SELECT label, avg(n) AS m FROM "ds" WHERE id < 9 GROUP BY label ORDER BY label DESC',
-        'SELECT * FROM (SELECT "label", AVG("n") AS "m" FROM "ds" WHERE "id" < 9 '
-        'GROUP BY "label" ORDER BY "label" DESC)',
+        "SELECT label, avg(n) AS m FROM ds WHERE id < 9 GROUP BY label ORDER BY label DESC",
+        "SELECT * FROM (SELECT label, AVG(n) AS m FROM ds WHERE id < 9 "
+        "GROUP BY label ORDER BY label DESC)",
     ),
     (
-        'SELECT label, id FROM (SELECT label, id FROM "ds" GROUP BY label, flag) UNGROUP BY 2',
-        'SELECT "label", "id" FROM (SELECT "label", "id" FROM "ds" GROUP BY "label", "flag") '
-        "UNGROUP BY 2",
+        "SELECT label, id FROM (SELECT label, id FROM ds GROUP BY label, flag) UNGROUP BY 2",
+        "SELECT label, id FROM (SELECT label, id FROM ds GROUP BY label, flag) UNGROUP BY 2",
     ),
     (
-        'SELECT id FROM "ds" WHERE id < 3 SAMPLE BY max_weight(flag: 10, true: 1) LIMIT 7',
-        'SELECT "id" FROM "ds" WHERE "id" < 3 SAMPLE BY MAX_WEIGHT("flag": 10, TRUE: 1) '
+        "SELECT id FROM ds WHERE id < 3 SAMPLE BY max_weight(flag: 10, true: 1) LIMIT 7",
+        "SELECT id FROM ds WHERE id < 3 SAMPLE BY MAX_WEIGHT(flag: 10, TRUE: 1) "
         "REPLACE TRUE LIMIT 7",
     ),
     (
-        'SELECT id FROM "ds" SAMPLE BY n > 0 replace false',
-        'SELECT "id" FROM "ds" SAMPLE BY "n" > 0 REPLACE FALSE',
+        "SELECT id FROM ds SAMPLE BY n > 0 replace false",
+        "SELECT id FROM ds SAMPLE BY n > 0 REPLACE FALSE",
     ),
     (
-        'SELECT id FROM "ds" ORDER BY id LIMIT 4 SAMPLE BY sum_weight(n > 0: 2.5) REPLACE',
-        'SELECT "id" FROM "ds" ORDER BY "id" ASC LIMIT 4 SAMPLE BY SUM_WEIGHT(("n" > 0): 2.5) '
-        "REPLACE TRUE",
+        "SELECT id FROM ds ORDER BY id LIMIT 4 SAMPLE BY sum_weight(n > 0: 2.5) REPLACE",
+        "SELECT id FROM ds ORDER BY id ASC LIMIT 4 SAMPLE BY SUM_WEIGHT((n > 0): 2.5) REPLACE TRUE",
     ),
-    ('SELECT id FROM "ds" OFFSET 18', 'SELECT "id" FROM "ds" OFFSET 18'),
-    ('SELECT id FROM "ds" LIMIT ALL OFFSET 2', 'SELECT "id" FROM "ds" OFFSET 2'),
-    ('SELECT id FROM "ds" LIMIT 0 OFFSET 0', 'SELECT "id" FROM "ds" LIMIT 0'),
+    ("SELECT id FROM ds OFFSET 18", "SELECT id FROM ds OFFSET 18"),
+    ("SELECT id FROM ds LIMIT ALL OFFSET 2", "SELECT id FROM ds OFFSET 2"),
+    ("SELECT id FROM ds LIMIT 0 OFFSET 0", "SELECT id FROM ds LIMIT 0"),
     (
-        'SELECT id FROM "ds" ORDER BY 1 DESC LIMIT 3',
-        'SELECT "id" FROM "ds" ORDER BY 1 DESC LIMIT 3',
+        "SELECT id FROM ds ORDER BY 1 DESC LIMIT 3",
+        "SELECT id FROM ds ORDER BY 1 DESC LIMIT 3",
     ),
     # subqueries, aliases one level up, nested sorts, FROM-less
     (
-        'SELECT id FROM (SELECT id, n FROM (SELECT * FROM "ds" WHERE id < 10) WHERE n > -30) '
+        "SELECT id FROM (SELECT id, n FROM (SELECT * FROM ds WHERE id < 10) WHERE n > -30) "
         "WHERE id > 3",
-        'SELECT "id" FROM (SELECT "id", "n" FROM (SELECT * FROM "ds" WHERE "id" < 10) '
-        'WHERE "n" > -30) WHERE "id" > 3',
+        "SELECT id FROM (SELECT id, n FROM (SELECT * FROM ds WHERE id < 10) "
+        "WHERE n > -30) WHERE id > 3",
     ),
     (
-        'SELECT * FROM (SELECT id, n * 2 AS d FROM "ds") WHERE d > 0 ORDER BY d DESC LIMIT 2',
-        'SELECT * FROM (SELECT "id", ("n" * 2) AS "d" FROM "ds") WHERE "d" > 0 '
-        'ORDER BY "d" DESC LIMIT 2',
+        "SELECT * FROM (SELECT id, n * 2 AS d FROM ds) WHERE d > 0 ORDER BY d DESC LIMIT 2",
+        "SELECT * FROM (SELECT id, (n * 2) AS d FROM ds) WHERE d > 0 ORDER BY d DESC LIMIT 2",
     ),
     (
-        'SELECT * FROM (SELECT * FROM "ds" ORDER BY n DESC) ORDER BY label ASC LIMIT 4',
-        'SELECT * FROM (SELECT * FROM "ds" ORDER BY "n" DESC) ORDER BY "label" ASC LIMIT 4',
+        "SELECT * FROM (SELECT * FROM ds ORDER BY n DESC) ORDER BY label ASC LIMIT 4",
+        "SELECT * FROM (SELECT * FROM ds ORDER BY n DESC) ORDER BY label ASC LIMIT 4",
     ),
-    ("SELECT id WHERE id < 2", 'SELECT "id" WHERE "id" < 2'),
+    ("SELECT id WHERE id < 2", "SELECT id WHERE id < 2"),
     (
         "SELECT id FROM (SELECT id, n WHERE n > 0) WHERE id < 8",
-        'SELECT "id" FROM (SELECT "id", "n" WHERE "n" > 0) WHERE "id" < 8',
+        "SELECT id FROM (SELECT id, n WHERE n > 0) WHERE id < 8",
     ),
     # how the builder writes an empty IN list inside AND/OR: kept as written
     (
-        'SELECT id FROM "ds" WHERE (FALSE) AND (NOT (TRUE)) AND x',
-        'SELECT "id" FROM "ds" WHERE (FALSE) AND (NOT (TRUE)) AND "x"',
+        "SELECT id FROM ds WHERE (FALSE) AND (NOT (TRUE)) AND x",
+        "SELECT id FROM ds WHERE (FALSE) AND (NOT (TRUE)) AND x",
     ),
 ]
 
@@ -317,7 +306,7 @@ def test_vector_search_structure() -> None:
     ],
 )
 def test_every_metric_is_recognised(function: str, metric: str, direction: str) -> None:
-    text = f'SELECT * FROM (SELECT id, {function} AS s FROM "ds") ORDER BY s {direction} LIMIT 2'
+    text = f"SELECT * FROM (SELECT id, {function} AS s FROM ds) ORDER BY s {direction} LIMIT 2"
     query = parse(text)
     assert isinstance(query.search, VectorSearch)
     assert query.search.metric.name == metric
@@ -336,40 +325,40 @@ def test_builder_vector_search_comes_back_as_a_search(metric: str) -> None:
 
 def test_where_on_a_parsed_vector_search_filters_inside_the_subquery() -> None:
     query = parse(
-        'SELECT * FROM (SELECT "id", COSINE_SIMILARITY("embedding", ARRAY[1.0,0.0]) AS "score" '
-        'FROM "ds") ORDER BY "score" DESC LIMIT 3'
+        "SELECT * FROM (SELECT id, COSINE_SIMILARITY(embedding, ARRAY[1.0,0.0]) AS score "
+        "FROM ds) ORDER BY score DESC LIMIT 3"
     )
     assert query.where(col("x") > 1).to_tql() == (
-        'SELECT * FROM (SELECT "id", COSINE_SIMILARITY("embedding", ARRAY[1.0,0.0]) AS "score" '
-        'FROM "ds" WHERE "x" > 1) ORDER BY "score" DESC LIMIT 3'
+        "SELECT * FROM (SELECT id, COSINE_SIMILARITY(embedding, ARRAY[1.0,0.0]) AS score "
+        "FROM ds WHERE x > 1) ORDER BY score DESC LIMIT 3"
     )
     # a filter on the score still applies one level up
     assert query.where(col("score") > 0.5).to_tql() == (
-        'SELECT * FROM (SELECT "id", COSINE_SIMILARITY("embedding", ARRAY[1.0,0.0]) AS "score" '
-        'FROM "ds") WHERE "score" > 0.5 ORDER BY "score" DESC LIMIT 3'
+        "SELECT * FROM (SELECT id, COSINE_SIMILARITY(embedding, ARRAY[1.0,0.0]) AS score "
+        "FROM ds) WHERE score > 0.5 ORDER BY score DESC LIMIT 3"
     )
 
 
 def test_text_search_structure_and_paging() -> None:
     query = parse(
-        "SELECT id FROM \"t\" ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 8 OFFSET 3"
+        "SELECT id FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 8 OFFSET 3"
     )
     assert isinstance(query.search, TextSearch)
     assert query.search.text.value == "deep learning"
     assert (query.row_limit, query.row_offset) == (5, 3)
     assert query.offset(0).limit(2).to_tql() == (
-        'SELECT "id" FROM "t" ORDER BY BM25_SIMILARITY("bm", \'deep learning\') DESC LIMIT 2'
+        "SELECT id FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 2"
     )
 
 
 def test_union_structure() -> None:
-    query = parse('(SELECT id FROM "a") UNION (SELECT id FROM "b") UNION (SELECT id FROM "c")')
+    query = parse("(SELECT id FROM a) UNION (SELECT id FROM b) UNION (SELECT id FROM c)")
     assert isinstance(query.source, SetOperation)
     assert query.source.op == "UNION"
     assert [q.to_tql() for q in query.source.operands] == [
-        'SELECT "id" FROM "a"',
-        'SELECT "id" FROM "b"',
-        'SELECT "id" FROM "c"',
+        "SELECT id FROM a",
+        "SELECT id FROM b",
+        "SELECT id FROM c",
     ]
     built = select("id").from_("a").union(select("id").from_("b")).union(select("id").from_("c"))
     assert query == built
@@ -389,7 +378,7 @@ def test_group_ungroup_and_sampling_structure() -> None:
     assert ungrouped.ungroup_count == 3
     assert isinstance(ungrouped.source, Subquery) and ungrouped.source.query == grouped
 
-    sampled = parse('SELECT id FROM "ds" SAMPLE BY 2.5 LIMIT 5')
+    sampled = parse("SELECT id FROM ds SAMPLE BY 2.5 LIMIT 5")
     assert sampled.sampling is not None
     assert sampled.sampling.replace is True  # the engine's default when REPLACE is absent
     assert sampled.sampling.limit == 5
@@ -407,11 +396,11 @@ def test_nested_sorts_come_back_as_order_by_keys() -> None:
 
 
 def test_parsed_query_is_an_ordinary_builder_value() -> None:
-    query = parse('SELECT id FROM "ds" WHERE a = 1')
+    query = parse("SELECT id FROM ds WHERE a = 1")
     assert isinstance(query, Query)
     extended = query.where(col("b") < 2).order_by(col("id").desc()).limit(3)
     assert extended.to_tql() == (
-        'SELECT "id" FROM "ds" WHERE ("a" = 1) AND ("b" < 2) ORDER BY "id" DESC LIMIT 3'
+        "SELECT id FROM ds WHERE (a = 1) AND (b < 2) ORDER BY id DESC LIMIT 3"
     )
     assert query == select("id").from_("ds").where(col("a") == 1)
     assert parse("SELECT id").source is None
@@ -1028,9 +1017,6 @@ REWRITTEN_ON_THE_ENGINE = [
     "SELECT id FROM {M} WHERE (FALSE) OR id < 2 AND NOT (TRUE) OR flag = True",
     "SELECT id, text FROM {M} WHERE text IN ('plain', 'it''s') OR id BETWEEN 19 AND 20",
     "SELECT id FROM {M} WHERE NOT text ILIKE '%E%' AND text NOT LIKE '%a%'",
-    "SELECT id, e FROM (SELECT id, embedding[0:4:2] AS e FROM {M}) WHERE id < 3",
-    "SELECT id FROM {M} ORDER BY meta['num'] DESC LIMIT 3 OFFSET 2",
-    "SELECT * FROM (SELECT * FROM {M} ORDER BY n DESC) ORDER BY label ASC LIMIT 4",
     "SELECT id FROM {M} WHERE id < 2 UNION SELECT id FROM {M} WHERE id > 18",
     "SELECT * FROM (SELECT id, n * 2 AS d FROM {M}) WHERE d > 0 AND id < 9 ORDER BY d DESC",
 ]
@@ -1046,6 +1032,23 @@ def test_rewritten_hand_written_queries_return_the_same_rows(template: str, tmp_
     expected = _run(original, main, rows=True)
     assert expected[0] != "error", expected
     assert _run(recompiled, main, rows=True) == expected, recompiled
+
+
+#: hand-written queries already in the builder's canonical form (bare plain names)
+CANONICAL_HAND_WRITTEN = [
+    line.strip().strip(",").strip('"')
+    for line in """
+    "SELECT id, e FROM (SELECT id, embedding[0:4:2] AS e FROM {M}) WHERE id < 3",
+    "SELECT id FROM {M} ORDER BY meta['num'] DESC LIMIT 3 OFFSET 2",
+    "SELECT * FROM (SELECT * FROM {M} ORDER BY n DESC) ORDER BY label ASC LIMIT 4",
+""".strip().splitlines()
+]
+
+
+@pytest.mark.parametrize("template", CANONICAL_HAND_WRITTEN)
+def test_canonical_hand_written_queries_round_trip_exactly(template: str) -> None:
+    text = template.replace("{M}", '"file:///data/main"')
+    assert parse(text).to_tql() == text
 
 
 @pytest.mark.engine

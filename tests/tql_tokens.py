@@ -75,6 +75,10 @@ def literal_values(text: str) -> list[object]:
     return [t.value for t in tokenize(text) if t.kind == "string"]
 
 
-def names(text: str) -> list[str]:
-    """Decoded quoted identifiers, in order."""
-    return [str(t.value) for t in tokenize(text) if t.kind == "qident"]
+def names(text: str, keywords: frozenset[str] = frozenset()) -> list[str]:
+    """Identifiers in order: quoted ones decoded, bare words that are not in ``keywords``."""
+    return [
+        str(t.value) if t.kind == "qident" else t.text
+        for t in tokenize(text)
+        if t.kind == "qident" or (t.kind == "word" and t.value not in keywords)
+    ]

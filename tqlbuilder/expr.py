@@ -379,7 +379,7 @@ def _in_values(values: Iterable[Any]) -> tuple[tuple[Any, ...], str]:
 
 @attrs.frozen(eq=False, repr=False)
 class Column(Expr):
-    """A column (tensor) reference, rendered as a double-quoted name."""
+    """A column (tensor) reference; ``text`` is the name as written (bare or double-quoted)."""
 
     name: str
     text: str

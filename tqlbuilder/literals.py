@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
+from tqlbuilder.lexer import is_bare_identifier
 
 __all__ = [
     "INT64_MAX",
@@ -35,10 +36,74 @@ INT64_MAX = 2**63 - 1
 _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
 _WORD = re.compile(r"[^\W_]")  # a letter or digit; "_" alone crashes the engine too
 _ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+# elements orjson writes positionally although an exponent is shorter: 0.0000882, 1250000.0
+_SMALL_POSITIONAL = re.compile(rb"0\.(000+)([1-9])([0-9]*)")
+_LARGE_POSITIONAL = re.compile(rb"([1-9])([0-9]*?)(000+)\.0(?![0-9])")
+
+
+def _exponent_form(match: re.Match[bytes], lead: bytes, rest: bytes, exponent: int) -> bytes:
+    written = lead + (b"." + rest if rest else b"") + b"e" + str(exponent).encode()
+    return written if len(written) < len(match.group()) else match.group()
+
+
+_SMALL_TAIL = re.compile(rb"(0*)([1-9])([0-9]*)")
+
+
+def _shorten_small_numbers(data: bytes) -> bytes:
+    """``0.0000882`` -> ``8.82e-5`` wherever an element starts with ``0.0000``.
+
+    One C-level split finds them all (a few per normalised 1536-d embedding), so the cost stays
+    a couple of microseconds instead of a regex pass over 16 KB.
+    """
+    pieces = data.split(b"0.0000")
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        tail = _SMALL_TAIL.match(piece)
+        if out[-1][-1:] in (b",", b"[", b"-") and tail is not None:
+            zeros, lead, rest = tail.groups()
+            exponent = b"e-" + str(len(zeros) + 5).encode()
+            out.append(lead + (b"." + rest if rest else b"") + exponent + piece[tail.end() :])
+        else:  # not the start of an element (e.g. 10.00001): keep the text as it was
+            out.append(b"0.0000" + piece)
+    return b"".join(out)
+
+
+def _shorten_numbers(data: bytes, needle: bytes) -> bytes:
+    """Rewrite the few elements around ``needle`` in exponent form (same digits, fewer bytes).
+
+    Only the spots found by a fast ``bytes.find`` are matched, never the whole 16 KB text.
+    """
+    parts: list[bytes] = []
+    done = 0
+    at = data.find(needle)
+    while at != -1:
+        window = max(0, at - 40)  # an element is at most ~25 bytes: never scan the whole text
+        start = max(data.rfind(b",", window, at), data.rfind(b"[", window, at)) + 1
+        if data[start : start + 1] == b"-":
+            start += 1
+        if start >= done:
+            small = _SMALL_POSITIONAL.match(data, start)
+            large = None if small else _LARGE_POSITIONAL.match(data, start)
+            if small is not None:
+                zeros, lead, rest = small.groups()
+                parts += [data[done:start], _exponent_form(small, lead, rest, -len(zeros) - 1)]
+                done = small.end()
+            elif large is not None:
+                lead, rest, zeros = large.groups()
+                parts += [data[done:start], _exponent_form(large, lead, rest, len(rest + zeros))]
+                done = large.end()
+        at = data.find(needle, at + 1)
+    parts.append(data[done:])
+    return b"".join(parts)
 
 
 def render_identifier(name: object, *, argument: str = "name") -> str:
-    """Double-quote a column, alias or dataset name; TQL has no escape, so bad names are refused."""
+    """Write a column, alias or dataset name: bare when plain, else double-quoted.
+
+    A name matching ``[A-Za-z][A-Za-z0-9_]*`` that is not a reserved word is written as is (the
+    engine reads it identically, and shorter queries cost less on the wire); anything else is
+    double-quoted. TQL has no escape inside quotes, so names with ``"``, LF, CR or NUL are refused.
+    """
     if not isinstance(name, str):
         raise UnsupportedTypeError(
             f"{argument} must be a str naming a column or dataset, got {type(name).__name__}: "
@@ -54,6 +119,8 @@ def render_identifier(name: object, *, argument: str = "name") -> str:
             'cannot contain ", newline, CR or NUL and have no escape for them; rename the column '
             "(or read it with select('*'))"
         )
+    if is_bare_identifier(name):
+        return name
     return f'"{name}"'
 
 
@@ -223,12 +290,16 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
     data = orjson.dumps(array, option=_ORJSON_NUMPY)
-    if b"null" in data:  # orjson writes NaN and infinity as null: one fast scan finds them
+    if b"n" in data:  # orjson writes NaN and infinity as null; numbers never hold an "n"
         finite = np.isfinite(array)
         raise InvalidValueError(
             f"{argument} has a non-finite value (NaN or infinity) at index "
             f"{_first_bad(~finite)}; TQL has no literal for it"
         )
+    if b"0.0000" in data:  # orjson writes small numbers positionally: 0.0000882
+        data = _shorten_small_numbers(data)
+    if b"000.0" in data:  # and large round ones too: 1250000.0
+        data = _shorten_numbers(data, b"000.0")
     text = data.decode("ascii")
     if array.ndim == 1:
         return "ARRAY" + text  # one bracket pair: skip scanning the whole text
