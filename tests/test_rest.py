@@ -604,3 +604,23 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_environment_is_read_once_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxies and CA bundles from the environment are resolved in __init__, not per request."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    executor = RestExecutor("t", url="https://db.example.com/api/query/v1")
+    try:
+        assert executor._session.trust_env is False
+        assert executor._proxies == {"https": "http://proxy.invalid:3128"}
+        assert executor._verify == "/etc/ssl/certs/ca-certificates.crt"
+    finally:
+        executor.close()
+    explicit = RestExecutor("t", url="https://db.example.com/api/query/v1", verify=False)
+    try:
+        assert explicit._verify is False
+    finally:
+        explicit.close()

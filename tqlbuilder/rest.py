@@ -159,11 +159,20 @@ class RestExecutor:
         self._sleep = _sleep if _sleep is not None else time.sleep
         self._clock = _clock if _clock is not None else time.time
         self._owns_session = session is None
+        self._proxies: dict[str, Any] | None = _no_proxies() if self._no_proxy else None
         if session is None:
             session = requests.Session()
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            # Read proxy and CA-bundle settings from the environment once, here: with
+            # trust_env on, requests rescans os.environ on every request (~0.4 ms each).
+            settings = session.merge_environment_settings(self._url, {}, None, verify, None)
+            session.trust_env = False
+            env_verify = settings["verify"]
+            self._verify = env_verify if isinstance(env_verify, (bool, str)) else verify
+            if not self._no_proxy:
+                self._proxies = dict(settings["proxies"]) or None
         self._session = session
         self._closed = False
 
@@ -296,7 +305,7 @@ class RestExecutor:
                 verify=self._verify,
                 allow_redirects=False,
                 stream=True,
-                proxies=_no_proxies() if self._no_proxy else None,
+                proxies=self._proxies,
             )
             status = response.status_code
             headers = dict(response.headers)
