@@ -36,63 +36,48 @@ INT64_MAX = 2**63 - 1
 _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
 _WORD = re.compile(r"[^\W_]")  # a letter or digit; "_" alone crashes the engine too
 _ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
-# elements orjson writes positionally although an exponent is shorter: 0.0000882, 1250000.0
-_SMALL_POSITIONAL = re.compile(rb"0\.(000+)([1-9])([0-9]*)")
-_LARGE_POSITIONAL = re.compile(rb"([1-9])([0-9]*?)(000+)\.0(?![0-9])")
+# an element orjson writes positionally although numpy (and TQL) allow the shorter exponent form
+_SMALL_POSITIONAL = re.compile(rb"(-?)0\.(0+)([1-9])([0-9]*)")
+_LARGE_POSITIONAL = re.compile(rb"(-?)([1-9])([0-9]*?)(0*)\.0")
 
 
-def _exponent_form(match: re.Match[bytes], lead: bytes, rest: bytes, exponent: int) -> bytes:
-    written = lead + (b"." + rest if rest else b"") + b"e" + str(exponent).encode()
-    return written if len(written) < len(match.group()) else match.group()
+def _exponent_form(element: bytes) -> bytes:
+    """``0.0000882`` -> ``8.82e-5``, ``1250000000.0`` -> ``1.25e9`` when shorter (same digits)."""
+    small = _SMALL_POSITIONAL.fullmatch(element)
+    if small is not None:
+        sign, zeros, lead, rest = small.groups()
+        exponent = -(len(zeros) + 1)
+    else:
+        large = _LARGE_POSITIONAL.fullmatch(element)
+        if large is None:
+            return element
+        sign, lead, rest, zeros = large.groups()
+        exponent = len(rest) + len(zeros)
+    written = sign + lead + (b"." + rest if rest else b"") + b"e" + str(exponent).encode()
+    return written if len(written) < len(element) else element
 
 
-_SMALL_TAIL = re.compile(rb"(0*)([1-9])([0-9]*)")
+def _shorten_small_elements(array: np.ndarray, data: bytes) -> bytes:
+    """Rewrite the tiny and huge elements of a 1-D vector's JSON text in exponent form.
 
-
-def _shorten_small_numbers(data: bytes) -> bytes:
-    """``0.0000882`` -> ``8.82e-5`` wherever an element starts with ``0.0000``.
-
-    One C-level split finds them all (a few per normalised 1536-d embedding), so the cost stays
-    a couple of microseconds instead of a regex pass over 16 KB.
+    numpy finds them (a few per normalised 1536-d embedding) and the comma positions locate
+    their text, so the 16 KB text is never searched byte by byte from Python.
     """
-    pieces = data.split(b"0.0000")
-    out = [pieces[0]]
-    for piece in pieces[1:]:
-        tail = _SMALL_TAIL.match(piece)
-        if out[-1][-1:] in (b",", b"[", b"-") and tail is not None:
-            zeros, lead, rest = tail.groups()
-            exponent = b"e-" + str(len(zeros) + 5).encode()
-            out.append(lead + (b"." + rest if rest else b"") + exponent + piece[tail.end() :])
-        else:  # not the start of an element (e.g. 10.00001): keep the text as it was
-            out.append(b"0.0000" + piece)
-    return b"".join(out)
-
-
-def _shorten_numbers(data: bytes, needle: bytes) -> bytes:
-    """Rewrite the few elements around ``needle`` in exponent form (same digits, fewer bytes).
-
-    Only the spots found by a fast ``bytes.find`` are matched, never the whole 16 KB text.
-    """
+    magnitude = np.abs(array)  # float32(1e-4) sits just below 1e-4, hence 1.1e-4
+    small = np.flatnonzero((magnitude < 1.1e-4) | (magnitude >= 1e7))
+    if not small.size:
+        return data
+    commas = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 44)
     parts: list[bytes] = []
     done = 0
-    at = data.find(needle)
-    while at != -1:
-        window = max(0, at - 40)  # an element is at most ~25 bytes: never scan the whole text
-        start = max(data.rfind(b",", window, at), data.rfind(b"[", window, at)) + 1
-        if data[start : start + 1] == b"-":
-            start += 1
-        if start >= done:
-            small = _SMALL_POSITIONAL.match(data, start)
-            large = None if small else _LARGE_POSITIONAL.match(data, start)
-            if small is not None:
-                zeros, lead, rest = small.groups()
-                parts += [data[done:start], _exponent_form(small, lead, rest, -len(zeros) - 1)]
-                done = small.end()
-            elif large is not None:
-                lead, rest, zeros = large.groups()
-                parts += [data[done:start], _exponent_form(large, lead, rest, len(rest + zeros))]
-                done = large.end()
-        at = data.find(needle, at + 1)
+    for index in small.tolist():
+        start = int(commas[index - 1]) + 1 if index else 1
+        end = int(commas[index]) if index < len(commas) else len(data) - 1
+        element = data[start:end]
+        shorter = _exponent_form(element)
+        if shorter is not element:
+            parts += [data[done:start], shorter]
+            done = end
     parts.append(data[done:])
     return b"".join(parts)
 
@@ -296,10 +281,8 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
             f"{argument} has a non-finite value (NaN or infinity) at index "
             f"{_first_bad(~finite)}; TQL has no literal for it"
         )
-    if b"0.0000" in data:  # orjson writes small numbers positionally: 0.0000882
-        data = _shorten_small_numbers(data)
-    if b"000.0" in data:  # and large round ones too: 1250000.0
-        data = _shorten_numbers(data, b"000.0")
+    if array.ndim == 1 and array.dtype.kind == "f":
+        data = _shorten_small_elements(array, data)
     text = data.decode("ascii")
     if array.ndim == 1:
         return "ARRAY" + text  # one bracket pair: skip scanning the whole text
