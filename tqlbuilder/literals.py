@@ -64,7 +64,7 @@ def _shorten_small_elements(array: np.ndarray, data: bytes) -> bytes:
     their text, so the 16 KB text is never searched byte by byte from Python.
     """
     magnitude = np.abs(array)  # float32(1e-4) sits just below 1e-4, hence 1.1e-4
-    small = np.flatnonzero((magnitude < 1.1e-4) | (magnitude >= 1e7))
+    small = np.flatnonzero((magnitude < 1.1e-4) | (magnitude >= 1e5))
     if not small.size:
         return data
     commas = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 44)
