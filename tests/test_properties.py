@@ -173,3 +173,16 @@ def test_check_finds_nothing_in_builder_output(case: tuple[Any, list[str]]) -> N
     except BuildError:
         return
     assert check(text) == []
+
+
+@MANY
+@given(st.one_of(S.names, st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True)))
+def test_names_are_bare_exactly_when_the_lexer_allows_it(name: str) -> None:
+    from tqlbuilder.lexer import RESERVED_WORDS, is_bare_identifier
+    from tqlbuilder.literals import render_identifier
+
+    written = render_identifier(name)
+    assert (written == name) == is_bare_identifier(name)
+    assert written in (name, f'"{name}"')
+    if name.upper() in RESERVED_WORDS:
+        assert written == f'"{name}"'

@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
-from tqlbuilder.lexer import is_bare_identifier
+from tqlbuilder.lexer import RESERVED_WORDS
 
 __all__ = [
     "INT64_MAX",
@@ -34,6 +34,9 @@ INT64_MAX = 2**63 - 1
 # Characters that can never appear inside a quoted identifier: the lexer rule is "[^"\n]+", the
 # query is a C string (NUL ends it), and a CR would make the query two lines.
 _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# words that cannot be bare names: the reserved words, and CHARACTER (it starts CHARACTER VARYING)
+_NOT_BARE = RESERVED_WORDS | {"CHARACTER"}
 _WORD = re.compile(r"[^\W_]")  # a letter or digit; "_" alone crashes the engine too
 _ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 # an element orjson writes positionally although numpy (and TQL) allow the shorter exponent form
@@ -89,6 +92,8 @@ def render_identifier(name: object, *, argument: str = "name") -> str:
     engine reads it identically, and shorter queries cost less on the wire); anything else is
     double-quoted. TQL has no escape inside quotes, so names with ``"``, LF, CR or NUL are refused.
     """
+    if type(name) is str and _PLAIN_NAME.fullmatch(name) is not None:  # the common case
+        return name if name.upper() not in _NOT_BARE else f'"{name}"'
     if not isinstance(name, str):
         raise UnsupportedTypeError(
             f"{argument} must be a str naming a column or dataset, got {type(name).__name__}: "
@@ -104,8 +109,6 @@ def render_identifier(name: object, *, argument: str = "name") -> str:
             'cannot contain ", newline, CR or NUL and have no escape for them; rename the column '
             "(or read it with select('*'))"
         )
-    if is_bare_identifier(name):
-        return name
     return f'"{name}"'
 
 
