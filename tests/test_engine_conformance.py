@@ -134,7 +134,7 @@ def test_column_names(name: str) -> None:
         rows["id"] = [0, 1, 2]
     ds.append(rows)
     ds.commit()
-    query = select(name).from_(path).where(col(name) > 0).order_by(col(name).desc())
+    query = select(col(name)).from_(path).where(col(name) > 0).order_by(col(name).desc())
     assert run(query)[name] == [7, 5]
 
 

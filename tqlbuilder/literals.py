@@ -60,29 +60,30 @@ def _exponent_form(element: bytes) -> bytes:
     return written if len(written) < len(element) else element
 
 
-def _shorten_small_elements(array: np.ndarray, data: bytes) -> bytes:
-    """Rewrite the tiny and huge elements of a 1-D vector's JSON text in exponent form.
+def _dump_vector(array: np.ndarray) -> bytes:
+    """orjson's JSON text of a numeric array, with tiny and huge 1-D elements in exponent form.
 
-    numpy finds them (a few per normalised 1536-d embedding) and the comma positions locate
-    their text, so the 16 KB text is never searched byte by byte from Python.
+    orjson writes ``8.82e-05`` as ``0.0000882`` and ``1e6`` as ``1000000.0``. numpy finds those
+    elements (a few per normalised 1536-d embedding); the runs between them are dumped as they
+    are and only the flagged elements are rewritten, so the text is never scanned from Python.
     """
+    if array.ndim != 1 or array.dtype.kind != "f":
+        return orjson.dumps(array, option=_ORJSON_NUMPY)
     magnitude = np.abs(array)  # float32(1e-4) sits just below 1e-4, hence 1.1e-4
-    small = np.flatnonzero((magnitude < 1.1e-4) | (magnitude >= 1e5))
-    if not small.size:
-        return data
-    commas = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 44)
-    parts: list[bytes] = []
+    flagged = np.flatnonzero((magnitude < 1.1e-4) | (magnitude >= 1e5))
+    if not flagged.size:
+        return orjson.dumps(array, option=_ORJSON_NUMPY)
+    pieces: list[bytes] = []
     done = 0
-    for index in small.tolist():
-        start = int(commas[index - 1]) + 1 if index else 1
-        end = int(commas[index]) if index < len(commas) else len(data) - 1
-        element = data[start:end]
-        shorter = _exponent_form(element)
-        if shorter is not element:
-            parts += [data[done:start], shorter]
-            done = end
-    parts.append(data[done:])
-    return b"".join(parts)
+    for index in flagged.tolist():
+        if index > done:
+            pieces.append(orjson.dumps(array[done:index], option=_ORJSON_NUMPY)[1:-1])
+        element = orjson.dumps(array[index : index + 1], option=_ORJSON_NUMPY)[1:-1]
+        pieces.append(_exponent_form(element))
+        done = index + 1
+    if done < array.size:
+        pieces.append(orjson.dumps(array[done:], option=_ORJSON_NUMPY)[1:-1])
+    return b"[" + b",".join(pieces) + b"]"
 
 
 def render_identifier(name: object, *, argument: str = "name") -> str:
@@ -277,15 +278,13 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
         array = array.astype(array.dtype.newbyteorder("="))
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
-    data = orjson.dumps(array, option=_ORJSON_NUMPY)
+    data = _dump_vector(array)
     if b"n" in data:  # orjson writes NaN and infinity as null; numbers never hold an "n"
         finite = np.isfinite(array)
         raise InvalidValueError(
             f"{argument} has a non-finite value (NaN or infinity) at index "
             f"{_first_bad(~finite)}; TQL has no literal for it"
         )
-    if array.ndim == 1 and array.dtype.kind == "f":
-        data = _shorten_small_elements(array, data)
     text = data.decode("ascii")
     if array.ndim == 1:
         return "ARRAY" + text  # one bracket pair: skip scanning the whole text
