@@ -1,4 +1,4 @@
-"""Plumbing shared by the executors: the query protocol and the concurrent ``execute_many``.
+"""Plumbing shared by the executors: the query protocol, the common base class, ``execute_many``.
 
 Data flows builder -> TQL text -> executor; executors only need ``to_tql()``, so they accept
 query objects without importing the builder.
@@ -6,16 +6,20 @@ query objects without importing the builder.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import abc
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 from tqlbuilder.errors import ExecutionError, InvalidValueError, UnsupportedTypeError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.result import Result
 
-__all__ = ["SupportsTQL", "query_text", "run_many"]
+__all__ = ["Executor", "SupportsTQL", "query_text", "run_many"]
+
+_E = TypeVar("_E", bound="Executor")
 
 
 @runtime_checkable
@@ -77,3 +81,84 @@ def run_many(
             if isinstance(outcome, ExecutionError):
                 raise outcome
     return outcomes
+
+
+class Executor(abc.ABC):
+    """What every executor offers: ``execute``, ``execute_many``, ``close``, ``with``.
+
+    Subclasses implement ``_execute_text`` (one TQL string to one Result) and ``close``.
+    """
+
+    @abc.abstractmethod
+    def _execute_text(self, tql: str, as_list: bool) -> Result:
+        """Run one TQL string; raise an ExecutionError subclass when it does not succeed."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release what the executor holds (idempotent)."""
+
+    def _worker_limit(self, max_workers: int) -> int:
+        """The number of threads ``execute_many`` may really use (a connection pool caps it)."""
+        return max_workers
+
+    def execute(self, query: str | SupportsTQL, *, as_list: bool = True) -> Result:
+        """Run one query (a TQL string or an object with ``to_tql()``) and return its Result.
+
+        ``as_list`` picks the response shape on the wire (rows or columns); the Result is the
+        same either way. Raises an ExecutionError subclass when the query does not succeed.
+        """
+        return self._execute_text(query_text(query), as_list)
+
+    @overload
+    def execute_many(
+        self,
+        queries: Iterable[str | SupportsTQL],
+        *,
+        as_list: bool = ...,
+        max_workers: int = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> list[Result]: ...
+
+    @overload
+    def execute_many(
+        self,
+        queries: Iterable[str | SupportsTQL],
+        *,
+        as_list: bool = ...,
+        max_workers: int = ...,
+        return_exceptions: bool,
+    ) -> list[Result | ExecutionError]: ...
+
+    def execute_many(
+        self,
+        queries: Iterable[str | SupportsTQL],
+        *,
+        as_list: bool = True,
+        max_workers: int = 8,
+        return_exceptions: bool = False,
+    ) -> list[Result] | list[Result | ExecutionError]:
+        """Run queries on up to ``max_workers`` threads; results come back in input order.
+
+        Every query finishes first. Without ``return_exceptions`` the first failure in input
+        order is then raised; with it, each ExecutionError is returned in its query's place.
+        """
+        texts = [query_text(query) for query in queries]
+        if isinstance(max_workers, int) and not isinstance(max_workers, bool):
+            max_workers = self._worker_limit(max_workers)
+        return run_many(
+            lambda text: self._execute_text(text, as_list),
+            texts,
+            max_workers=max_workers,
+            return_exceptions=return_exceptions,
+        )
+
+    def __enter__(self: _E) -> _E:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

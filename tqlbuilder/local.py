@@ -11,16 +11,14 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
-from types import TracebackType
-from typing import Any, Literal, overload
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from tqlbuilder._protocols import SupportsTQL, query_text, run_many
+from tqlbuilder._protocols import Executor
 from tqlbuilder.errors import (
     EngineNotInstalledError,
-    ExecutionError,
     InvalidIdentifierError,
     InvalidValueError,
     QueryError,
@@ -51,7 +49,7 @@ _CLAUSE_KEYWORDS = frozenset(
 )  # fmt: skip
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs queries with ``deeplake.query`` in this process; same API as RestExecutor.
 
     ``root`` (an existing directory) maps ``FROM "hub://org/ds"`` to ``root/org/ds`` and
@@ -67,68 +65,8 @@ class LocalExecutor:
         """The resolved dataset root, or None when paths are passed through."""
         return self._root
 
-    def execute(self, query: str | SupportsTQL, *, as_list: bool = True) -> Result:
-        """Run one query (a TQL string or an object with ``to_tql()``) and return its Result.
-
-        Raises QueryError for refused queries, bad dataset paths and engine errors, and
-        EngineNotInstalledError when ``deeplake`` is missing.
-        """
-        return self._execute_text(query_text(query), as_list)
-
-    @overload
-    def execute_many(
-        self,
-        queries: Iterable[str | SupportsTQL],
-        *,
-        as_list: bool = ...,
-        max_workers: int = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> list[Result]: ...
-
-    @overload
-    def execute_many(
-        self,
-        queries: Iterable[str | SupportsTQL],
-        *,
-        as_list: bool = ...,
-        max_workers: int = ...,
-        return_exceptions: bool,
-    ) -> list[Result | ExecutionError]: ...
-
-    def execute_many(
-        self,
-        queries: Iterable[str | SupportsTQL],
-        *,
-        as_list: bool = True,
-        max_workers: int = 8,
-        return_exceptions: bool = False,
-    ) -> list[Result] | list[Result | ExecutionError]:
-        """Run queries on up to ``max_workers`` threads; results in input order.
-
-        Without ``return_exceptions`` the first failure in input order is raised after all
-        have finished; with it, each ExecutionError is returned in its query's place.
-        """
-        texts = [query_text(query) for query in queries]
-        return run_many(
-            lambda text: self._execute_text(text, as_list),
-            texts,
-            max_workers=max_workers,
-            return_exceptions=return_exceptions,
-        )
-
     def close(self) -> None:
         """Nothing to release; present for symmetry with RestExecutor."""
-
-    def __enter__(self) -> LocalExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"LocalExecutor(root={self._root!r})"

@@ -14,10 +14,9 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timezone
-from types import TracebackType
-from typing import Any, Literal, NoReturn, overload
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import orjson
@@ -25,7 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tqlbuilder import __version__
-from tqlbuilder._protocols import SupportsTQL, query_text, run_many
+from tqlbuilder._protocols import Executor
 from tqlbuilder.errors import (
     AuthenticationError,
     ExecutionError,
@@ -95,7 +94,7 @@ class _Failure:
         self.retry_after = retry_after
 
 
-class RestExecutor:
+class RestExecutor(Executor):
     """Sends TQL to ``POST {url}`` and returns :class:`~tqlbuilder.result.Result` objects.
 
     ``token`` defaults to the ``ACTIVELOOP_TOKEN`` environment variable (MissingTokenError if
@@ -183,74 +182,14 @@ class RestExecutor:
         """The endpoint queries are posted to."""
         return self._url
 
-    def execute(self, query: str | SupportsTQL, *, as_list: bool = True) -> Result:
-        """Run one query (a TQL string or an object with ``to_tql()``) and return its Result.
-
-        ``as_list`` picks the response shape on the wire (rows or columns); the Result is the
-        same either way. Raises an ExecutionError subclass when the query does not succeed.
-        """
-        return self._execute_text(query_text(query), as_list)
-
-    @overload
-    def execute_many(
-        self,
-        queries: Iterable[str | SupportsTQL],
-        *,
-        as_list: bool = ...,
-        max_workers: int = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> list[Result]: ...
-
-    @overload
-    def execute_many(
-        self,
-        queries: Iterable[str | SupportsTQL],
-        *,
-        as_list: bool = ...,
-        max_workers: int = ...,
-        return_exceptions: bool,
-    ) -> list[Result | ExecutionError]: ...
-
-    def execute_many(
-        self,
-        queries: Iterable[str | SupportsTQL],
-        *,
-        as_list: bool = True,
-        max_workers: int = 8,
-        return_exceptions: bool = False,
-    ) -> list[Result] | list[Result | ExecutionError]:
-        """Run queries concurrently (at most ``max_workers``, capped at ``pool_size``).
-
-        Results come back in input order once every query has finished. Without
-        ``return_exceptions`` the first failure in input order is then raised; with it, each
-        ExecutionError is returned in its query's place.
-        """
-        texts = [query_text(query) for query in queries]
-        if isinstance(max_workers, int) and max_workers > self._pool_size:
-            max_workers = self._pool_size
-        return run_many(
-            lambda text: self._execute_text(text, as_list),
-            texts,
-            max_workers=max_workers,
-            return_exceptions=return_exceptions,
-        )
+    def _worker_limit(self, max_workers: int) -> int:
+        return min(max_workers, self._pool_size)  # more threads would only wait for a connection
 
     def close(self) -> None:
         """Close the pooled connections (of a session this executor created). Idempotent."""
         self._closed = True
         if self._owns_session:
             self._session.close()
-
-    def __enter__(self) -> RestExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (
