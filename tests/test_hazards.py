@@ -3,11 +3,9 @@ misbehaves on each hazard (engine-marked tests run the hazardous and the fixed q
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -745,16 +743,11 @@ def test_huge_literals_do_not_break_the_checker() -> None:
     assert finding.code == "integer-out-of-range"
 
 
-def test_checking_a_30kb_vector_query_is_fast() -> None:
+def test_a_30kb_vector_query_has_no_findings() -> None:
     vector = ", ".join(repr(i / 1536 - 0.5) for i in range(1536))
     query = (
         'SELECT * FROM (SELECT "text", COSINE_SIMILARITY("embedding", ARRAY['
         + vector
         + ']) AS "score" FROM "hub://org/ds") ORDER BY "score" DESC LIMIT 5'
     )
-    timings = []
-    for _ in range(5):
-        start = time.perf_counter()
-        assert check(query) == []
-        timings.append(time.perf_counter() - start)
-    assert statistics.median(timings) < 0.060  # about 10 ms on a 2-core CI machine
+    assert check(query) == []

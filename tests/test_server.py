@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-import statistics
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,16 +227,36 @@ def test_other_paths_and_methods(server: ServerProcess) -> None:
 # ---------------------------------------------------------------------- keep-alive and shutdown
 
 
-def test_keep_alive_requests_do_not_stall(rest: RestExecutor, server: ServerProcess) -> None:
+def test_each_keep_alive_response_is_one_write_on_a_nodelay_socket(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headers and body leave in one write with TCP_NODELAY: no ~40 ms delayed-ACK stall."""
+    import socket
+
+    from tqlbuilder import server as server_module
+
+    writes: list[int] = []
+    nodelay: list[int] = []
+    original_setup = server_module._Handler.setup
+
+    def setup(handler: server_module._Handler) -> None:
+        original_setup(handler)
+        nodelay.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        write = handler.wfile.write
+
+        def counting_write(data: bytes) -> int:
+            writes.append(len(data))
+            return write(data)
+
+        handler.wfile.write = counting_write  # type: ignore[method-assign]
+
+    monkeypatch.setattr(server_module._Handler, "setup", setup)
     query = f'SELECT id FROM "{DOCS_PATH}" WHERE id = 1'
-    rest.execute(query)
-    timings = []
-    for _ in range(30):
-        started = time.perf_counter()
-        rest.execute(query)
-        timings.append(time.perf_counter() - started)
-    # a delayed-ACK stall would cost ~40 ms per request; an engine query here takes a few ms
-    assert statistics.median(timings) < 0.035, timings
+    with QueryServer(data_root, token="t") as srv, RestExecutor("t", url=srv.url) as client:
+        for _ in range(5):
+            assert len(client.execute(query)) == 1
+    assert nodelay == [1]  # one keep-alive connection for all five requests
+    assert len(writes) == 5  # one write per response, headers and body together
 
 
 def test_query_server_in_a_thread(data_root: Path) -> None:
