@@ -59,6 +59,7 @@ METRICS: MappingProxyType[str, Metric] = MappingProxyType(
 #: functions whose natural (best-first) order is descending / ascending
 SIMILARITY_FUNCTIONS = frozenset({"COSINE_SIMILARITY", "DOT", "MAXSIM", "BM25_SIMILARITY"})
 DISTANCE_FUNCTIONS = frozenset({"L2_NORM", "L1_NORM", "LINF_NORM", "HAMMING_DISTANCE"})
+RANKING_FUNCTIONS = SIMILARITY_FUNCTIONS | DISTANCE_FUNCTIONS
 
 
 @attrs.frozen
@@ -131,6 +132,3 @@ class Sampling:
 
     def key(self) -> tuple[Any, ...]:
         return ("Sampling", self.weights.key(), self.replace, self.limit)
-
-
-Source = Dataset | Subquery | SetOperation

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqlbuilder.clauses import (
     DISTANCE_FUNCTIONS,
+    RANKING_FUNCTIONS,
     SIMILARITY_FUNCTIONS,
     Dataset,
     SetOperation,
@@ -314,10 +315,7 @@ def _order_by(level: tuple[Expr, bool]) -> str:
 def _ranks_vectors(levels: list[tuple[Expr, bool]], search: VectorSearch | None) -> bool:
     if search is not None:
         return True
-    return any(
-        isinstance(expr, Func) and expr.name in SIMILARITY_FUNCTIONS | DISTANCE_FUNCTIONS
-        for expr, _ in levels
-    )
+    return any(isinstance(expr, Func) and expr.name in RANKING_FUNCTIONS for expr, _ in levels)
 
 
 def _select_query(query: Query) -> str:
