@@ -34,6 +34,7 @@ from tqlbuilder.errors import (
     TransportError,
     UnsafeTransportError,
     UnsupportedConstructError,
+    UnsupportedSyntaxError,
     UnsupportedTypeError,
 )
 
@@ -106,6 +107,7 @@ __all__ = [
     "TransportError",
     "UnsafeTransportError",
     "UnsupportedConstructError",
+    "UnsupportedSyntaxError",
     "UnsupportedTypeError",
     "__version__",
     "check",

@@ -29,6 +29,7 @@ __all__ = [
     "TransportError",
     "UnsafeTransportError",
     "UnsupportedConstructError",
+    "UnsupportedSyntaxError",
     "UnsupportedTypeError",
 ]
 
@@ -64,28 +65,44 @@ class RawFragmentError(BuildError, ValueError):
     """A ``raw()`` fragment failed the safety checks (comment, unknown character, unbalanced...)."""
 
 
-class TQLSyntaxError(TQLError, ValueError):
-    """TQL text could not be parsed; ``position`` is the 0-based character offset."""
+class _Located(Exception):
+    """Mixin: an error about a position in TQL text, shown with a short excerpt and a caret.
+
+    ``position`` is the 0-based character offset, ``reason`` the message without the excerpt,
+    ``text`` the whole query.
+    """
 
     def __init__(self, message: str, *, text: str = "", position: int = 0) -> None:
         self.text = text
         self.position = position
         self.reason = message
-        super().__init__(self._render(message, text, position))
+        super().__init__(locate(message, text, position))
 
-    @staticmethod
-    def _render(message: str, text: str, position: int) -> str:
-        if not text:
-            return f"{message} (at position {position})"
-        line_start = text.rfind("\n", 0, position) + 1
-        line_end = text.find("\n", position)
-        line_end = len(text) if line_end == -1 else line_end
-        start = max(line_start, position - 40)  # a one-line query can be 30 KB: show a window
-        end = min(line_end, position + 40)
-        before = "..." if start > line_start else ""
-        after = "..." if end < line_end else ""
-        caret = " " * (len(before) + position - start) + "^"
-        return f"{message} (at position {position})\n  {before}{text[start:end]}{after}\n  {caret}"
+
+def locate(message: str, text: str, position: int) -> str:
+    """``message (at position p)`` plus the line around ``p`` with a caret under it.
+
+    Only 40 characters either side are shown: a one-line query can be 30 KB long.
+    """
+    if not text:
+        return f"{message} (at position {position})"
+    line_start = text.rfind("\n", 0, position) + 1
+    line_end = text.find("\n", position)
+    line_end = len(text) if line_end == -1 else line_end
+    start = max(line_start, position - 40)
+    end = min(line_end, position + 40)
+    before = "..." if start > line_start else ""
+    after = "..." if end < line_end else ""
+    caret = " " * (len(before) + position - start) + "^"
+    return f"{message} (at position {position})\n  {before}{text[start:end]}{after}\n  {caret}"
+
+
+class TQLSyntaxError(_Located, TQLError, ValueError):
+    """TQL text could not be parsed (or would be silently truncated by the engine)."""
+
+
+class UnsupportedSyntaxError(_Located, UnsupportedConstructError):
+    """Parsed TQL uses a construct the builder deliberately does not offer."""
 
 
 # --------------------------------------------------------------------------- configuration

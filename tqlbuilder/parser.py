@@ -49,7 +49,11 @@ from tqlbuilder.clauses import (
     VectorSearch,
 )
 from tqlbuilder.compiler import compile_expr, referenced_columns
-from tqlbuilder.errors import BuildError, TQLSyntaxError, UnsupportedConstructError
+from tqlbuilder.errors import (
+    BuildError,
+    TQLSyntaxError,
+    UnsupportedSyntaxError,
+)
 from tqlbuilder.expr import (
     Alias,
     Between,
@@ -179,36 +183,6 @@ _JOIN_REASON = (
 )
 _POSITIONAL_FUNCTIONS = frozenset({"ROW_NUMBER", "RANDOM"})
 _METRIC_BY_FUNCTION: dict[str, Metric] = {m.function: m for m in METRICS.values()}
-_EXCERPT = 40  # characters of context either side of a reported position
-
-
-class UnsupportedSyntaxError(UnsupportedConstructError):
-    """TQL that parses but uses a construct the builder deliberately does not offer.
-
-    ``position`` is the 0-based character offset of the construct, ``reason`` the message
-    without the excerpt, ``text`` the parsed query.
-    """
-
-    def __init__(self, message: str, *, text: str = "", position: int = 0) -> None:
-        self.text = text
-        self.position = position
-        self.reason = message
-        super().__init__(_locate(message, text, position))
-
-
-def _locate(message: str, text: str, position: int) -> str:
-    """``message (at position p)`` plus the line around ``p`` with a caret under it."""
-    if not text:
-        return f"{message} (at position {position})"
-    line_start = text.rfind("\n", 0, position) + 1
-    line_end = text.find("\n", position)
-    line_end = len(text) if line_end == -1 else line_end
-    start = max(line_start, position - _EXCERPT)
-    end = min(line_end, position + _EXCERPT)
-    prefix = "..." if start > line_start else ""
-    suffix = "..." if end < line_end else ""
-    caret = " " * (len(prefix) + position - start) + "^"
-    return f"{message} (at position {position})\n  {prefix}{text[start:end]}{suffix}\n  {caret}"
 
 
 # =========================================================================== entry point
