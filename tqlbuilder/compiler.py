@@ -330,11 +330,11 @@ def _select_query(query: Query) -> str:
             "a vector ranking needs .limit(k): without it the engine sorts every row and skips "
             "its top-k path; use a large k if you really want them all"
         )
-    if aliases:
-        inner_conditions = [c for c in query.conditions if not referenced_columns(c) & aliases]
-        outer_conditions = [c for c in query.conditions if referenced_columns(c) & aliases]
-    else:
-        inner_conditions, outer_conditions = list(query.conditions), []
+    inner_conditions: list[Expr] = []
+    outer_conditions: list[Expr] = []  # filters on an alias run one level up, where it exists
+    for condition in query.conditions:
+        reads_alias = bool(aliases) and bool(referenced_columns(condition) & aliases)
+        (outer_conditions if reads_alias else inner_conditions).append(condition)
     grouped = bool(query.groups) or query.ungroup_count is not None
     alias_keys = bool(aliases) and any(referenced_columns(e) & aliases for e, _ in levels)
     if len(levels) > 1 and not (search or grouped or alias_keys or outer_conditions):
