@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 _SCALAR_TYPES = (str, bool, int, float, np.generic)
-_COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _ORDERING = frozenset({"<", "<=", ">", ">="})
 
 IndexItem = int | tuple[int | None, int | None, int | None]
@@ -426,10 +425,6 @@ class Binary(Expr):
     op: str
     left: Expr
     right: Expr
-
-    @property
-    def is_comparison(self) -> bool:
-        return self.op in _COMPARISONS
 
 
 @attrs.frozen(eq=False, repr=False)
