@@ -32,7 +32,7 @@ from benchmarks._harness import (
     status,
 )
 from tqlbuilder import Query, col, lex, select
-from tqlbuilder.lexer import TokenKind
+from tqlbuilder.text.lexer import TokenKind
 
 __all__ = [
     "AUTHOR",
@@ -248,7 +248,7 @@ def run(settings: Settings) -> list[Row]:
 
 def breakdown() -> dict[str, Thunk]:
     """The candidate's steps, each alone (``compile_query`` bypasses the ``to_tql`` cache)."""
-    from tqlbuilder.compiler import compile_query
+    from tqlbuilder.compiler.compile import compile_query
 
     conditions = (
         col("year") > YEAR,

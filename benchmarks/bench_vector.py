@@ -26,7 +26,7 @@ from benchmarks._harness import (
     status,
 )
 from tqlbuilder import lex, select
-from tqlbuilder.lexer import Token, TokenKind
+from tqlbuilder.text.lexer import Token, TokenKind
 
 __all__ = [
     "array_values",
@@ -128,8 +128,8 @@ def breakdown(emb: npt.NDArray[np.float32]) -> dict[str, Thunk]:
     """The candidate's steps, each alone (``compile_query`` bypasses the ``to_tql`` cache)."""
     import orjson
 
-    from tqlbuilder.compiler import compile_query
-    from tqlbuilder.literals import render_vector
+    from tqlbuilder.compiler.compile import compile_query
+    from tqlbuilder.tree.literals import render_vector
 
     base = select("text").from_(DATASET)
     built = base.similar_to(emb, metric="cosine").limit(5)

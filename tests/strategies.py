@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from tqlbuilder import F, col, select
-from tqlbuilder.expr import Expr
-from tqlbuilder.query import Query
+from tqlbuilder.build.query import Query
+from tqlbuilder.tree.expr import Expr
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 

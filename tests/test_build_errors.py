@@ -257,7 +257,7 @@ def test_expressions_compile_on_their_own() -> None:
 def test_replace_covers_every_field() -> None:
     import attrs
 
-    from tqlbuilder.query import Query
+    from tqlbuilder.build.query import Query
 
     names = [f.name for f in attrs.fields(Query) if f.init]
     query = select("a").from_("x").where(col("a") > 1).order_by("a").limit(1).offset(2)

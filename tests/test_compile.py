@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tqlbuilder import F, col, lit, select
-from tqlbuilder.compiler import compile_expr
+from tqlbuilder.compiler.compile import compile_expr
 
 EMB = np.array([0.1, 0.2, 0.3], dtype=np.float32)
 DS = select("text").from_("hub://org/ds")
@@ -362,7 +362,7 @@ def test_non_contiguous_and_big_endian_vectors() -> None:
 def test_to_tql_is_cached_and_pretty_is_multiline() -> None:
     q = DS.where(col("year") > 2000).limit(1)
     assert q.to_tql() is q.to_tql()
-    pytest.importorskip("tqlbuilder.formatter")
+    pytest.importorskip("tqlbuilder.text.formatter")
     pretty = q.to_tql(pretty=True)
     assert "\n" in pretty
     assert " ".join(pretty.split()) == " ".join(q.to_tql().split())

@@ -8,8 +8,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tqlbuilder.errors import TQLSyntaxError
-from tqlbuilder.formatter import format
-from tqlbuilder.lexer import TokenKind, lex
+from tqlbuilder.text.formatter import format
+from tqlbuilder.text.lexer import TokenKind, lex
 
 
 def token_texts(text: str) -> list[tuple[TokenKind, str]]:

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tqlbuilder
-from tqlbuilder import fusion
-from tqlbuilder.fusion import reciprocal_rank_fusion
+from tqlbuilder.rank import fusion
+from tqlbuilder.rank.fusion import reciprocal_rank_fusion
 
 # rankings of small ints, without repeats inside one ranking (the shape real result lists have)
 ranking = st.lists(st.integers(min_value=0, max_value=30), unique=True, max_size=12)

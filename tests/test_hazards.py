@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tqlbuilder.hazards import CRASH_CODES, TRUNCATION_CODES, Finding, check
+from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, Finding, check
 
 SEMANTIC_CODES = {
     "alias-in-same-level",

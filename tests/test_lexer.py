@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tqlbuilder.lexer import (
+from tqlbuilder.text.lexer import (
     RESERVED_WORDS,
     Token,
     TokenKind,
@@ -421,7 +421,7 @@ def test_a_30kb_vector_query_lexes_completely() -> None:
 
 def test_importing_the_lexer_pulls_in_no_heavy_dependency() -> None:
     code = (
-        "import sys, tqlbuilder.lexer, tqlbuilder.hazards, tqlbuilder.formatter\n"
+        "import sys, tqlbuilder.text.lexer, tqlbuilder.text.hazards, tqlbuilder.text.formatter\n"
         "print(sorted({'numpy', 'requests', 'deeplake'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -19,8 +19,8 @@ from tqlbuilder.errors import (
     InvalidValueError,
     QueryError,
 )
-from tqlbuilder.local import map_dataset_paths
-from tqlbuilder.result import Result
+from tqlbuilder.run.local import map_dataset_paths
+from tqlbuilder.run.result import Result
 
 # ---------------------------------------------------------------------- path mapping (no engine
 
@@ -133,7 +133,7 @@ def test_root_must_be_a_directory(tmp_path: Path) -> None:
 
 
 def test_import_does_not_load_the_engine() -> None:
-    code = "import sys, tqlbuilder.local; print('deeplake' in sys.modules)"
+    code = "import sys, tqlbuilder.run.local; print('deeplake' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests import strategies as S
 from tests.tql_tokens import literal_values, names, tokenize
 from tqlbuilder import F, col, lit, select
-from tqlbuilder.compiler import compile_query
+from tqlbuilder.compiler.compile import compile_query
 from tqlbuilder.errors import BuildError
 
 MANY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -171,7 +171,7 @@ def test_equality_and_hash_are_structural(
 @MANY
 @given(S.queries())
 def test_check_finds_nothing_in_builder_output(case: tuple[Any, list[str]]) -> None:
-    from tqlbuilder.hazards import check
+    from tqlbuilder.text.hazards import check
 
     try:
         text = case[0].to_tql()
@@ -183,8 +183,8 @@ def test_check_finds_nothing_in_builder_output(case: tuple[Any, list[str]]) -> N
 @MANY
 @given(st.one_of(S.names, st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True)))
 def test_names_are_bare_exactly_when_the_lexer_allows_it(name: str) -> None:
-    from tqlbuilder.lexer import RESERVED_WORDS, is_bare_identifier
-    from tqlbuilder.literals import render_identifier
+    from tqlbuilder.text.lexer import RESERVED_WORDS, is_bare_identifier
+    from tqlbuilder.tree.literals import render_identifier
 
     written = render_identifier(name)
     assert (written == name) == is_bare_identifier(name)

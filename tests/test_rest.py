@@ -40,7 +40,7 @@ from tqlbuilder.errors import (
     TransportError,
     UnsafeTransportError,
 )
-from tqlbuilder.result import Result
+from tqlbuilder.run.result import Result
 
 TOKEN = "tok-3f9c2a7e1b5d4c6a8e0f.SECRET_value"
 QUERY = 'SELECT id FROM "hub://org/ds"'

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tqlbuilder.errors import ResponseFormatError, TQLError
-from tqlbuilder.result import SUCCESS_MESSAGE, Result
+from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
 
 TENSORS = ["id", "text", "embedding", "meta", "score"]
 ROWS: list[dict[str, Any]] = [
@@ -249,7 +249,7 @@ def test_shapes_agree_for_arbitrary_json(names: list[str], data: st.DataObject) 
 
 def test_import_is_light() -> None:
     code = (
-        "import sys, tqlbuilder.result as r; "
+        "import sys, tqlbuilder.run.result as r; "
         "print('requests' in sys.modules, 'deeplake' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

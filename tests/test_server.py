@@ -24,7 +24,7 @@ from tqlbuilder.errors import (
     PayloadTooLargeError,
     QueryError,
 )
-from tqlbuilder.server import QueryServer
+from tqlbuilder.run.server import QueryServer
 
 pytest.importorskip("deeplake")
 pytestmark = pytest.mark.engine
@@ -233,7 +233,7 @@ def test_each_keep_alive_response_is_one_write_on_a_nodelay_socket(
     """Headers and body leave in one write with TCP_NODELAY: no ~40 ms delayed-ACK stall."""
     import socket
 
-    from tqlbuilder import server as server_module
+    from tqlbuilder.run import server as server_module
 
     writes: list[int] = []
     nodelay: list[int] = []

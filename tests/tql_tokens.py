@@ -1,6 +1,6 @@
 """An independent, test-side TQL tokenizer that follows the reference's lexical rules.
 
-It is deliberately separate from ``tqlbuilder.lexer`` so the compiler's output is checked
+It is deliberately separate from ``tqlbuilder.text.lexer`` so the compiler's output is checked
 against a second reading of the rules (TQL reference section 5): only space, tab and LF are
 whitespace; strings are '...' with '' as the only escape; quoted names are "..." without " or
 LF; numbers are decimal; ``--`` starts a comment; any other character is unknown (the engine

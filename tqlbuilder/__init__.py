@@ -41,40 +41,40 @@ from tqlbuilder.errors import (
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from tqlbuilder import functions
-    from tqlbuilder import functions as F
-    from tqlbuilder.expr import Expr, col, lit, raw
-    from tqlbuilder.formatter import format
-    from tqlbuilder.fusion import reciprocal_rank_fusion
-    from tqlbuilder.hazards import Finding, check
-    from tqlbuilder.lexer import Token, TokenKind, lex
-    from tqlbuilder.local import LocalExecutor
-    from tqlbuilder.parser import parse
-    from tqlbuilder.query import Query, select
-    from tqlbuilder.rest import RestExecutor
-    from tqlbuilder.result import Result
+    from tqlbuilder.build.query import Query, select
+    from tqlbuilder.parser.parse import parse
+    from tqlbuilder.rank.fusion import reciprocal_rank_fusion
+    from tqlbuilder.run.local import LocalExecutor
+    from tqlbuilder.run.rest import RestExecutor
+    from tqlbuilder.run.result import Result
+    from tqlbuilder.text.formatter import format
+    from tqlbuilder.text.hazards import Finding, check
+    from tqlbuilder.text.lexer import Token, TokenKind, lex
+    from tqlbuilder.tree import functions
+    from tqlbuilder.tree import functions as F
+    from tqlbuilder.tree.expr import Expr, col, lit, raw
 
 # public name -> (module, attribute); attribute None means the module itself
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "select": ("tqlbuilder.query", "select"),
-    "Query": ("tqlbuilder.query", "Query"),
-    "col": ("tqlbuilder.expr", "col"),
-    "lit": ("tqlbuilder.expr", "lit"),
-    "raw": ("tqlbuilder.expr", "raw"),
-    "Expr": ("tqlbuilder.expr", "Expr"),
-    "functions": ("tqlbuilder.functions", None),
-    "F": ("tqlbuilder.functions", None),
-    "lex": ("tqlbuilder.lexer", "lex"),
-    "Token": ("tqlbuilder.lexer", "Token"),
-    "TokenKind": ("tqlbuilder.lexer", "TokenKind"),
-    "parse": ("tqlbuilder.parser", "parse"),
-    "check": ("tqlbuilder.hazards", "check"),
-    "Finding": ("tqlbuilder.hazards", "Finding"),
-    "format": ("tqlbuilder.formatter", "format"),
-    "reciprocal_rank_fusion": ("tqlbuilder.fusion", "reciprocal_rank_fusion"),
-    "Result": ("tqlbuilder.result", "Result"),
-    "RestExecutor": ("tqlbuilder.rest", "RestExecutor"),
-    "LocalExecutor": ("tqlbuilder.local", "LocalExecutor"),
+    "select": ("tqlbuilder.build.query", "select"),
+    "Query": ("tqlbuilder.build.query", "Query"),
+    "col": ("tqlbuilder.tree.expr", "col"),
+    "lit": ("tqlbuilder.tree.expr", "lit"),
+    "raw": ("tqlbuilder.tree.expr", "raw"),
+    "Expr": ("tqlbuilder.tree.expr", "Expr"),
+    "functions": ("tqlbuilder.tree.functions", None),
+    "F": ("tqlbuilder.tree.functions", None),
+    "lex": ("tqlbuilder.text.lexer", "lex"),
+    "Token": ("tqlbuilder.text.lexer", "Token"),
+    "TokenKind": ("tqlbuilder.text.lexer", "TokenKind"),
+    "parse": ("tqlbuilder.parser.parse", "parse"),
+    "check": ("tqlbuilder.text.hazards", "check"),
+    "Finding": ("tqlbuilder.text.hazards", "Finding"),
+    "format": ("tqlbuilder.text.formatter", "format"),
+    "reciprocal_rank_fusion": ("tqlbuilder.rank.fusion", "reciprocal_rank_fusion"),
+    "Result": ("tqlbuilder.run.result", "Result"),
+    "RestExecutor": ("tqlbuilder.run.rest", "RestExecutor"),
+    "LocalExecutor": ("tqlbuilder.run.local", "LocalExecutor"),
 }
 
 __all__ = [

@@ -46,7 +46,7 @@ def _line_col(text: str, position: int) -> tuple[int, int]:
 
 
 def _run_check(text: str) -> int:
-    from tqlbuilder.hazards import check
+    from tqlbuilder.text.hazards import check
 
     findings = check(text)
     for finding in findings:
@@ -56,7 +56,7 @@ def _run_check(text: str) -> int:
 
 
 def _run_format(text: str) -> int:
-    from tqlbuilder.formatter import format as format_tql
+    from tqlbuilder.text.formatter import format as format_tql
 
     try:
         formatted = format_tql(text)

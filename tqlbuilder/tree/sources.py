@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tqlbuilder.expr import Binary, Expr, Func, Literal
+from tqlbuilder.tree.expr import Binary, Expr, Func, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tqlbuilder.query import Query
+    from tqlbuilder.build.query import Query
 
 __all__ = [
     "METRICS",

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from tqlbuilder._protocols import Executor
 from tqlbuilder.errors import (
     EngineNotInstalledError,
     InvalidIdentifierError,
@@ -24,9 +23,10 @@ from tqlbuilder.errors import (
     QueryError,
     UnsupportedTypeError,
 )
-from tqlbuilder.hazards import CRASH_CODES, TRUNCATION_CODES, check
-from tqlbuilder.lexer import Token, TokenKind, lex
-from tqlbuilder.result import SUCCESS_MESSAGE, Result
+from tqlbuilder.run.executor import Executor
+from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
+from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, check
+from tqlbuilder.text.lexer import Token, TokenKind, lex
 
 __all__ = [
     "LocalExecutor",

@@ -12,7 +12,7 @@ import builtins
 from typing import Any
 
 from tqlbuilder.errors import InvalidValueError, UnsupportedTypeError
-from tqlbuilder.expr import (
+from tqlbuilder.tree.expr import (
     Binary,
     Expr,
     Func,
@@ -24,7 +24,7 @@ from tqlbuilder.expr import (
     lit,
     vector,
 )
-from tqlbuilder.literals import render_scalar
+from tqlbuilder.tree.literals import render_scalar
 
 __all__ = [
     "abs",

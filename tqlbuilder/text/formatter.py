@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tqlbuilder.errors import TQLSyntaxError
-from tqlbuilder.lexer import Token, TokenKind, engine_prefix_end, lex
+from tqlbuilder.text.lexer import Token, TokenKind, engine_prefix_end, lex
 
 __all__ = ["format"]
 

@@ -24,7 +24,6 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tqlbuilder import __version__
-from tqlbuilder._protocols import Executor
 from tqlbuilder.errors import (
     AuthenticationError,
     ExecutionError,
@@ -41,14 +40,15 @@ from tqlbuilder.errors import (
     UnsafeTransportError,
     UnsupportedTypeError,
 )
-from tqlbuilder.result import Result
+from tqlbuilder.run.executor import Executor
+from tqlbuilder.run.result import Result
 
 __all__ = ["DEFAULT_URL", "RestExecutor"]
 
 DEFAULT_URL = "https://app.activeloop.ai/api/query/v1"
 TOKEN_ENV = "ACTIVELOOP_TOKEN"
 
-_log = logging.getLogger("tqlbuilder.rest")
+_log = logging.getLogger("tqlbuilder.run.rest")
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _MESSAGE_FIELDS = ("message", "description", "error", "detail")
@@ -95,7 +95,7 @@ class _Failure:
 
 
 class RestExecutor(Executor):
-    """Sends TQL to ``POST {url}`` and returns :class:`~tqlbuilder.result.Result` objects.
+    """Sends TQL to ``POST {url}`` and returns :class:`~tqlbuilder.run.result.Result` objects.
 
     ``token`` defaults to the ``ACTIVELOOP_TOKEN`` environment variable (MissingTokenError if
     neither is set). ``timeout`` is seconds for connect and read, or a ``(connect, read)`` pair.

@@ -20,7 +20,7 @@ from tqlbuilder.errors import (
     UnsupportedConstructError,
     UnsupportedTypeError,
 )
-from tqlbuilder.literals import (
+from tqlbuilder.tree.literals import (
     has_word_token,
     render_identifier,
     render_scalar,
@@ -104,12 +104,12 @@ class Expr:
 
     def to_tql(self) -> str:
         """The TQL text of this expression on its own (e.g. ``'"year" > 2020'``)."""
-        from tqlbuilder.compiler import compile_expr
+        from tqlbuilder.compiler.compile import compile_expr
 
         return compile_expr(self)
 
     def __repr__(self) -> str:
-        from tqlbuilder.compiler import compile_expr
+        from tqlbuilder.compiler.compile import compile_expr
 
         try:
             return f"<{type(self).__name__} {compile_expr(self)}>"
@@ -642,7 +642,7 @@ def raw(fragment: str) -> Raw:
     no ``;``, balanced quotes, parentheses and brackets, and no keyword that ends an expression
     (``SELECT``, ``FROM``, ``WHERE``, ``ORDER``, ``LIMIT``, ``UNION``...).
     """
-    from tqlbuilder.lexer import TokenKind, lex
+    from tqlbuilder.text.lexer import TokenKind, lex
 
     if not isinstance(fragment, str):
         raise UnsupportedTypeError(f"raw() takes a str, got {type(fragment).__name__}")

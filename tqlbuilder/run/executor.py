@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, overload, runtime_
 from tqlbuilder.errors import ExecutionError, InvalidValueError, UnsupportedTypeError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tqlbuilder.result import Result
+    from tqlbuilder.run.result import Result
 
 __all__ = ["Executor", "SupportsTQL", "query_text", "run_many"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from tqlbuilder.clauses import (
+from tqlbuilder.tree.sources import (
     METRICS,
     Dataset,
     Sampling,
@@ -27,7 +27,7 @@ from tqlbuilder.clauses import (
     VectorSearch,
 )
 from tqlbuilder.errors import InvalidValueError, UnsupportedConstructError, UnsupportedTypeError
-from tqlbuilder.expr import (
+from tqlbuilder.tree.expr import (
     Alias,
     Column,
     Expr,
@@ -40,10 +40,10 @@ from tqlbuilder.expr import (
     as_literal,
     as_value,
 )
-from tqlbuilder.expr import (
+from tqlbuilder.tree.expr import (
     vector as make_vector,
 )
-from tqlbuilder.literals import INT64_MAX, render_identifier
+from tqlbuilder.tree.literals import INT64_MAX, render_identifier
 
 __all__ = ["Query", "select"]
 
@@ -343,11 +343,11 @@ class Query:
         """Compile to one line of TQL (cached); ``pretty=True`` formats it for reading."""
         cache = self._tql
         if not cache:
-            from tqlbuilder.compiler import compile_query
+            from tqlbuilder.compiler.compile import compile_query
 
             cache.append(compile_query(self))
         if pretty:
-            from tqlbuilder.formatter import format as format_tql
+            from tqlbuilder.text.formatter import format as format_tql
 
             pretty_text: str = format_tql(cache[0])
             return pretty_text

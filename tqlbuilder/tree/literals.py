@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
-from tqlbuilder.lexer import RESERVED_WORDS
+from tqlbuilder.text.lexer import RESERVED_WORDS
 
 __all__ = [
     "INT64_MAX",

@@ -12,7 +12,7 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-from tqlbuilder.lexer import Token, TokenKind, lex
+from tqlbuilder.text.lexer import Token, TokenKind, lex
 
 __all__ = ["CRASH_CODES", "TRUNCATION_CODES", "Finding", "check"]
 

@@ -14,18 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from tqlbuilder.clauses import (
-    DISTANCE_FUNCTIONS,
-    RANKING_FUNCTIONS,
-    SIMILARITY_FUNCTIONS,
-    Dataset,
-    SetOperation,
-    Subquery,
-    TextSearch,
-    VectorSearch,
-)
 from tqlbuilder.errors import BuildError, UnsupportedConstructError
-from tqlbuilder.expr import (
+from tqlbuilder.tree.expr import (
     Alias,
     Between,
     Binary,
@@ -45,9 +35,19 @@ from tqlbuilder.expr import (
     Vector,
     WeightPair,
 )
+from tqlbuilder.tree.sources import (
+    DISTANCE_FUNCTIONS,
+    RANKING_FUNCTIONS,
+    SIMILARITY_FUNCTIONS,
+    Dataset,
+    SetOperation,
+    Subquery,
+    TextSearch,
+    VectorSearch,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tqlbuilder.query import Query
+    from tqlbuilder.build.query import Query
 
 __all__ = ["compile_expr", "compile_query", "output_names", "referenced_columns"]
 

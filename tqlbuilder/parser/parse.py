@@ -1,4 +1,4 @@
-"""Read TQL text back into a builder :class:`~tqlbuilder.query.Query`.
+"""Read TQL text back into a builder :class:`~tqlbuilder.build.query.Query`.
 
 :func:`parse` is a hand-written recursive-descent parser over the project's lexer, following the
 engine's grammar (the v4 bison grammar, reference sections 2-5) and its operator precedence. It
@@ -38,23 +38,15 @@ from typing import NoReturn
 import attrs
 import numpy as np
 
-from tqlbuilder.clauses import (
-    METRICS,
-    Dataset,
-    Metric,
-    Sampling,
-    SetOperation,
-    Subquery,
-    TextSearch,
-    VectorSearch,
-)
-from tqlbuilder.compiler import compile_expr, referenced_columns
+from tqlbuilder.build.query import Query
+from tqlbuilder.compiler.compile import compile_expr, referenced_columns
 from tqlbuilder.errors import (
     BuildError,
     TQLSyntaxError,
     UnsupportedSyntaxError,
 )
-from tqlbuilder.expr import (
+from tqlbuilder.text.lexer import Token, TokenKind, lex
+from tqlbuilder.tree.expr import (
     Alias,
     Between,
     Binary,
@@ -76,9 +68,17 @@ from tqlbuilder.expr import (
     col,
     vector,
 )
-from tqlbuilder.lexer import Token, TokenKind, lex
-from tqlbuilder.literals import has_word_token, render_identifier
-from tqlbuilder.query import Query
+from tqlbuilder.tree.literals import has_word_token, render_identifier
+from tqlbuilder.tree.sources import (
+    METRICS,
+    Dataset,
+    Metric,
+    Sampling,
+    SetOperation,
+    Subquery,
+    TextSearch,
+    VectorSearch,
+)
 
 __all__ = ["SUPPORTED_FUNCTIONS", "UnsupportedSyntaxError", "parse"]
 

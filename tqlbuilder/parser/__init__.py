@@ -1,0 +1,1 @@
+"""Reading TQL back: tokens to SELECT levels to a builder :class:`Query`."""

@@ -1,0 +1,1 @@
+"""Ranking helpers over results: reciprocal rank fusion."""

@@ -1,0 +1,1 @@
+"""The typed expression tree: literal rendering, expression nodes, functions (``F``), sources."""
