@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tqlbuilder import F, col, lit, select
-from tqlbuilder.compiler.compile import compile_expr
+from tqlbuilder.levels.printer import compile_expr
 
 EMB = np.array([0.1, 0.2, 0.3], dtype=np.float32)
 DS = select("text").from_("hub://org/ds")

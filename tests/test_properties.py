@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests import strategies as S
 from tests.tql_tokens import literal_values, names, tokenize
 from tqlbuilder import F, col, lit, select
-from tqlbuilder.compiler.compile import compile_query
+from tqlbuilder.compiler.lower import compile_query
 from tqlbuilder.errors import BuildError
 
 MANY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,7 +18,6 @@ import attrs
 import numpy as np
 
 from tqlbuilder.tree.sources import (
-    METRICS,
     Dataset,
     Sampling,
     SetOperation,
@@ -43,7 +42,10 @@ from tqlbuilder.tree.expr import (
 from tqlbuilder.tree.expr import (
     vector as make_vector,
 )
-from tqlbuilder.tree.literals import INT64_MAX, render_identifier
+from tqlbuilder.engine.catalog import METRIC_ALIASES, METRICS, resolve_metric
+from tqlbuilder.engine.lexicon import INT64_MAX
+from tqlbuilder.engine.rules import constant_sampling_problem
+from tqlbuilder.tree.literals import render_identifier
 
 __all__ = ["Query", "select"]
 
@@ -200,12 +202,18 @@ class Query:
         """Rank rows by similarity to a vector and add the score as column ``alias``.
 
         Metrics: ``cosine``, ``dot`` and ``maxsim`` (2-D query, multi-vector columns) rank
-        highest first; ``l2``, ``l1`` and ``linf`` (distances) lowest first. Filters from
-        :meth:`where` apply before ranking. Needs :meth:`limit`.
+        highest first; ``l2``, ``l1`` and ``linf`` (distances) lowest first. Names are
+        case-insensitive and the aliases vector stores use are accepted (``"cos"``,
+        ``"euclidean"``, ``"ip"``, ``"inner_product"``, ``"manhattan"``...; the table is
+        :data:`tqlbuilder.engine.catalog.METRIC_ALIASES`). Filters from :meth:`where` apply
+        before ranking. Needs :meth:`limit`.
         """
-        spec = METRICS.get(metric) if isinstance(metric, str) else None
+        spec = resolve_metric(metric) if isinstance(metric, str) else None
         if spec is None:
-            raise InvalidValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+            raise InvalidValueError(
+                f"metric must be one of {', '.join(METRICS)} or an alias "
+                f"({', '.join(sorted(METRIC_ALIASES))}), case-insensitive; got {metric!r}"
+            )
         if self.search is not None:
             raise UnsupportedConstructError(
                 "this query already has a similar_to()/text_search(); for a hybrid score select "
@@ -306,11 +314,10 @@ class Query:
             if not isinstance(weights, str)
             else (as_expr(weights, argument="weights"))
         )
-        if isinstance(weight, Literal) and (isinstance(weight.value, str) or weight.value <= 0):
-            raise InvalidValueError(
-                f"constant sampling weight {weight.value!r} must be a positive number: the "
-                "engine allocates memory without bound when every weight is zero"
-            )
+        if isinstance(weight, Literal):
+            problem = constant_sampling_problem(weight.value)
+            if problem is not None:
+                raise InvalidValueError(f"weights={weight.value!r} is refused because {problem}")
         if not isinstance(replace, bool):
             raise UnsupportedTypeError(f"replace must be a bool, got {type(replace).__name__}")
         draws = None if limit is None else _count(limit, "limit")
@@ -343,7 +350,7 @@ class Query:
         """Compile to one line of TQL (cached); ``pretty=True`` formats it for reading."""
         cache = self._tql
         if not cache:
-            from tqlbuilder.compiler.compile import compile_query
+            from tqlbuilder.compiler.lower import compile_query
 
             cache.append(compile_query(self))
         if pretty:

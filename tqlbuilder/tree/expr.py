@@ -14,6 +14,8 @@ from typing import Any, NoReturn
 import attrs
 import numpy as np
 
+from tqlbuilder.engine.lexicon import ORDERING_OPERATORS
+from tqlbuilder.engine.rules import contains_problem, open_slice_problem
 from tqlbuilder.errors import (
     InvalidValueError,
     RawFragmentError,
@@ -21,7 +23,6 @@ from tqlbuilder.errors import (
     UnsupportedTypeError,
 )
 from tqlbuilder.tree.literals import (
-    has_word_token,
     render_identifier,
     render_scalar,
     render_string,
@@ -56,7 +57,6 @@ __all__ = [
 ]
 
 _SCALAR_TYPES = (str, bool, int, float, np.generic)
-_ORDERING = frozenset({"<", "<=", ">", ">="})
 
 IndexItem = int | tuple[int | None, int | None, int | None]
 
@@ -104,12 +104,12 @@ class Expr:
 
     def to_tql(self) -> str:
         """The TQL text of this expression on its own (e.g. ``'"year" > 2020'``)."""
-        from tqlbuilder.compiler.compile import compile_expr
+        from tqlbuilder.levels.printer import compile_expr
 
         return compile_expr(self)
 
     def __repr__(self) -> str:
-        from tqlbuilder.compiler.compile import compile_expr
+        from tqlbuilder.levels.printer import compile_expr
 
         try:
             return f"<{type(self).__name__} {compile_expr(self)}>"
@@ -119,7 +119,7 @@ class Expr:
     # ----------------------------------------------------------------- comparisons
     def _compare(self, op: str, other: Any) -> Expr:
         right = as_value(other, argument="right operand")
-        if op in _ORDERING and (_is_text_literal(right) or _is_text_literal(self)):
+        if op in ORDERING_OPERATORS and (_is_text_literal(right) or _is_text_literal(self)):
             raise UnsupportedConstructError(
                 f"ordering comparison {op} with a string literal: the engine returns no rows for "
                 "text < > <= >= (silently); compare text with ==, .isin(), .like() or "
@@ -226,10 +226,10 @@ class Expr:
         A string with no word character (``''``, ``' '``, ``'!!'``) is refused: on a column
         with a text index the engine process dies on it (SIGSEGV).
         """
-        if isinstance(value, str) and not has_word_token(value):
+        if isinstance(value, str) and (problem := contains_problem(value)) is not None:
             raise InvalidValueError(
-                f"contains() value {value!r} has no word character: on an indexed text column "
-                "the engine crashes on such input; pass text with at least one letter or digit"
+                f"contains() value {value!r} is refused because {problem}; pass text with at "
+                "least one letter or digit"
             )
         return Func("CONTAINS", (self, as_value(value, argument="contains() value")))
 
@@ -325,10 +325,11 @@ def _index_item(item: object) -> IndexItem:
         )
         if step == 0:
             raise InvalidValueError("slice step must be positive, got 0")
-        if stop is None and start not in (None, 0):
+        problem = open_slice_problem(start, stop)
+        if problem is not None:
             raise UnsupportedConstructError(
-                f"open-ended slice [{start}:]: the engine returns a single element for it; "
-                "give the end explicitly, e.g. x[1:384]"
+                f"open-ended slice [{start}:] is refused because {problem}; give the end "
+                "explicitly, e.g. x[1:384]"
             )
         if start == 0 and stop is None:
             start = None
