@@ -29,7 +29,7 @@ from tests import strategies as S
 from tqlbuilder import F, col, functions, lit, select
 from tqlbuilder.build.query import Query
 from tqlbuilder.errors import BuildError, TQLSyntaxError, UnsupportedConstructError
-from tqlbuilder.parser.parse import SUPPORTED_FUNCTIONS, UnsupportedSyntaxError, parse
+from tqlbuilder.parser import SUPPORTED_FUNCTIONS, UnsupportedSyntaxError, parse
 from tqlbuilder.tree.expr import Expr, OrderKey
 from tqlbuilder.tree.sources import Dataset, SetOperation, Subquery, TextSearch, VectorSearch
 

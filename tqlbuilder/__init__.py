@@ -42,7 +42,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder.build.query import Query, select
-    from tqlbuilder.parser.parse import parse
+    from tqlbuilder.parser import parse
     from tqlbuilder.rank.fusion import reciprocal_rank_fusion
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
@@ -67,7 +67,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "lex": ("tqlbuilder.text.lexer", "lex"),
     "Token": ("tqlbuilder.text.lexer", "Token"),
     "TokenKind": ("tqlbuilder.text.lexer", "TokenKind"),
-    "parse": ("tqlbuilder.parser.parse", "parse"),
+    "parse": ("tqlbuilder.parser", "parse"),
     "check": ("tqlbuilder.text.hazards", "check"),
     "Finding": ("tqlbuilder.text.hazards", "Finding"),
     "format": ("tqlbuilder.text.formatter", "format"),
