@@ -2,7 +2,7 @@
 
 >>> from tqlbuilder import select, col
 >>> str(select("text").from_("hub://org/docs").where(col("year") > 2020).limit(5))
-'SELECT "text" FROM "hub://org/docs" WHERE "year" > 2020 LIMIT 5'
+'SELECT text FROM "hub://org/docs" WHERE year > 2020 LIMIT 5'
 
 Importing the package is cheap and has no side effects: every public name is loaded on first
 use, so ``requests`` and ``deeplake`` are only imported when an executor needs them.
@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder.text.lexer import Token, TokenKind, lex
     from tqlbuilder.tree import functions
     from tqlbuilder.tree import functions as F
-    from tqlbuilder.tree.expr import Expr, col, lit, raw
+    from tqlbuilder.tree.expr import Expr, col, lit
+    from tqlbuilder.tree.raw import raw
 
 # public name -> (module, attribute); attribute None means the module itself
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -60,7 +61,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Query": ("tqlbuilder.build.query", "Query"),
     "col": ("tqlbuilder.tree.expr", "col"),
     "lit": ("tqlbuilder.tree.expr", "lit"),
-    "raw": ("tqlbuilder.tree.expr", "raw"),
+    "raw": ("tqlbuilder.tree.raw", "raw"),
     "Expr": ("tqlbuilder.tree.expr", "Expr"),
     "functions": ("tqlbuilder.tree.functions", None),
     "F": ("tqlbuilder.tree.functions", None),

@@ -7,7 +7,7 @@ never change a query someone else holds.
 >>> from tqlbuilder import select, col
 >>> q = select("text").from_("hub://org/docs").where(col("year") >= 2020).limit(3)
 >>> q.to_tql()
-'SELECT "text" FROM "hub://org/docs" WHERE "year" >= 2020 LIMIT 3'
+'SELECT text FROM "hub://org/docs" WHERE year >= 2020 LIMIT 3'
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ such rewrite, and its inverse sits beside it in :mod:`tqlbuilder.parser.recognis
 
 >>> from tqlbuilder import select
 >>> compile_query(select("id").from_("ds").order_by("a", "b").limit(2))
-'SELECT id FROM (SELECT * FROM (SELECT * FROM ds ORDER BY b ASC) ORDER BY a ASC) LIMIT 2'
+'SELECT id FROM (SELECT * FROM ds ORDER BY b ASC) ORDER BY a ASC LIMIT 2'
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def parse(text: str) -> Query:
     engine gets it wrong (DISTINCT, JOIN, HAVING, a second ORDER BY key, ...).
 
     >>> parse('SELECT id FROM "hub://org/ds" WHERE year == 2020').to_tql()
-    'SELECT "id" FROM "hub://org/ds" WHERE "year" = 2020'
+    'SELECT id FROM "hub://org/ds" WHERE year = 2020'
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a str, got {type(text).__name__}")
