@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,8 +43,8 @@ _counter = itertools.count()
 MAX = "1.7976931348623157e308"  # -MAX is below every JSON number and above every JSON string
 KEYS = ("a", "b")
 
-Num = Union[int, float]  # noqa: UP007 (a runtime alias)
-Scalar = Union[int, float, str]  # noqa: UP007
+Num = int | float
+Scalar = int | float | str
 Pred = tuple[Any, ...]
 
 
@@ -488,3 +488,151 @@ def test_builder_numbers_on_json_keys_and_columns(
     query = select("id").from_(loud_path).where(LOUD_OPS[op](LOUD_TARGETS[target](), value))
     expected = [i for i, x in enumerate(LOUD_ROWS) if LOUD_REF[op](x, value)]
     assert engine_ids(query.to_tql()) == expected
+
+
+# ============================================ 6b: every builder step keeps the meaning or refuses
+#
+# A query is modelled as one SELECT over a source: rows(source) -> WHERE (all conditions) ->
+# ORDER BY -> OFFSET -> LIMIT -> select list. rows(source) comes from the engine itself: the inner
+# query's own text, or ``ds.query(text)`` on the open dataset for parsed text without FROM (the
+# form Deep Lake's docs use). A step changes one clause of the model; the builder's compiled query
+# must return exactly the model's rows, or the step must raise a BuildError.
+
+STEP_ROWS = 12
+
+
+def _step_dataset(name: str, offset: int) -> tuple[str, Any]:
+    path = f"mem://{name}-{next(_counter)}"
+    ds = deeplake.create(path)
+    ds.add_column("id", types.Int64())
+    ds.add_column("labels", types.Int64())
+    ds.add_column("x", types.Float64())
+    ds.append(
+        {
+            "id": [offset + i for i in range(STEP_ROWS)],
+            "labels": [i % 3 for i in range(STEP_ROWS)],
+            "x": [float((i * 7) % STEP_ROWS) for i in range(STEP_ROWS)],  # distinct: no ties
+        }
+    )
+    ds.commit()
+    return path, ds
+
+
+@pytest.fixture(scope="module")
+def step_datasets() -> tuple[str, Any, str]:
+    path, ds = _step_dataset("steps", 0)
+    other, _ = _step_dataset("steps-other", 100)
+    return path, ds, other
+
+
+def _rows(view: Any) -> list[tuple[int, float]]:
+    return [(int(i), float(x)) for i, x in zip(view["id"][:], view["x"][:], strict=True)]
+
+
+CONDITIONS: dict[str, tuple[Expr, Callable[[dict[str, Any]], bool]]] = {
+    "labels=1": (col("labels") == 1, lambda r: r["labels"] == 1),
+    "x>3": (col("x") > 3, lambda r: r["x"] > 3),
+    "id%2": (col("id") % 2 == 0, lambda r: r["id"] % 2 == 0),
+}
+SHAPES = {
+    "parsed_union_no_from": "(SELECT * WHERE labels = 1 LIMIT 3) UNION (SELECT * WHERE labels = 2 LIMIT 2)",
+    "parsed_select_no_from": "SELECT * WHERE x > 2 LIMIT 5",
+    "parsed_subquery_no_from": "SELECT * FROM (SELECT * WHERE labels != 0) WHERE x < 9",
+    "built_union": None,
+    "built_subquery": None,
+    "built_plain": None,
+}
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("where"), st.sampled_from(sorted(CONDITIONS))),
+        st.tuples(st.just("limit"), st.integers(0, 6)),
+        st.tuples(st.just("offset"), st.integers(0, 4)),
+        st.tuples(st.just("order_by"), st.booleans()),
+        st.tuples(st.just("from_other"), st.just(None)),
+    ),
+    max_size=4,
+)
+
+
+class Model:
+    """The SQL meaning of one SELECT whose source rows are known."""
+
+    def __init__(self, source: list[dict[str, Any]]) -> None:
+        self.source = source
+        self.conditions: list[Callable[[dict[str, Any]], bool]] = []
+        self.descending: bool | None = None
+        self.offset = 0
+        self.limit: int | None = None
+
+    def rows(self) -> list[tuple[int, float]]:
+        rows = [r for r in self.source if all(c(r) for c in self.conditions)]
+        if self.descending is not None:
+            rows.sort(key=lambda r: r["x"], reverse=self.descending)
+        rows = rows[self.offset :]
+        if self.limit is not None:
+            rows = rows[: self.limit]
+        return [(r["id"], r["x"]) for r in rows]
+
+
+def _as_dicts(view: Any) -> list[dict[str, Any]]:
+    return [
+        {"id": int(i), "labels": int(lab), "x": float(x)}
+        for i, lab, x in zip(view["id"][:], view["labels"][:], view["x"][:], strict=True)
+    ]
+
+
+def _shape(name: str, path: str, ds: Any) -> tuple[Any, list[dict[str, Any]], bool]:
+    """(query, rows of its source, whether the query's own clauses are empty)."""
+    from tqlbuilder import parse
+
+    if SHAPES[name] is not None:
+        text = SHAPES[name]
+        view = ds.query(text)  # the meaning Deep Lake's docs give this text
+        query = parse(text).from_(path)
+        return query, _as_dicts(view), False
+    inner = select().from_(path).where(col("labels") != 1)
+    if name == "built_union":
+        # SELECT * UNION on one dataset is a set union in dataset order (setop_union.md): take
+        # the engine's rows of the union as the source meaning
+        query = inner.union(select().from_(path).where(col("x") < 4))
+        return query, _as_dicts(deeplake.query(query.to_tql())), True
+    if name == "built_subquery":
+        return select().from_(inner), _as_dicts(deeplake.query(inner.to_tql())), True
+    return select().from_(path), _as_dicts(deeplake.query(select().from_(path).to_tql())), True
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(SHAPES)), steps)
+def test_builder_steps_keep_meaning_or_refuse(
+    step_datasets: tuple[str, Any, str], shape: str, plan: list[tuple[str, Any]]
+) -> None:
+    from tqlbuilder.errors import BuildError
+
+    path, ds, other = step_datasets
+    query, source_rows, plain = _shape(shape, path, ds)
+    # the parsed shapes: from_(path) already applied; check it kept ds.query's meaning
+    assert _rows(deeplake.query(query.to_tql())) == [(r["id"], r["x"]) for r in source_rows]
+    if not plain:
+        query = select().from_(query)  # model further steps on top of the parsed text's rows
+    model = Model(source_rows)
+    for step, arg in plan:
+        if step == "where":
+            expr, predicate = CONDITIONS[arg]
+            query = query.where(expr)
+            model.conditions.append(predicate)
+        elif step == "limit":
+            query, model.limit = query.limit(arg), arg
+        elif step == "offset":
+            query, model.offset = query.offset(arg), arg
+        elif step == "order_by":
+            query = query.order_by(col("x").desc() if arg else col("x").asc())
+            model.descending = arg
+        else:
+            try:
+                query = query.from_(other)
+            except BuildError:
+                continue  # refused: fine
+            if shape != "built_plain":
+                pytest.fail(f"from_() on {shape} replaced its source: {query.to_tql()}")
+            model.source = _as_dicts(deeplake.query(select().from_(other).to_tql()))
+    assert _rows(deeplake.query(query.to_tql())) == model.rows(), query.to_tql()
