@@ -535,7 +535,9 @@ CONDITIONS: dict[str, tuple[Expr, Callable[[dict[str, Any]], bool]]] = {
     "id%2": (col("id") % 2 == 0, lambda r: r["id"] % 2 == 0),
 }
 SHAPES = {
-    "parsed_union_no_from": "(SELECT * WHERE labels = 1 LIMIT 3) UNION (SELECT * WHERE labels = 2 LIMIT 2)",
+    "parsed_union_no_from": (
+        "(SELECT * WHERE labels = 1 LIMIT 3) UNION (SELECT * WHERE labels = 2 LIMIT 2)"
+    ),
     "parsed_select_no_from": "SELECT * WHERE x > 2 LIMIT 5",
     "parsed_subquery_no_from": "SELECT * FROM (SELECT * WHERE labels != 0) WHERE x < 9",
     "built_union": None,
