@@ -169,16 +169,45 @@ class Query:
         return self._replace(items=_select_items(items))
 
     def from_(self, source: str | Query) -> Query:
-        """Read from a dataset path (``hub://org/ds``...) or from another query (a subquery)."""
+        """Read from a dataset path (``hub://org/ds``...) or from another query (a subquery).
+
+        On a query that reads from a dataset (or from nothing yet) this sets or replaces the
+        dataset. On a query that reads from a subquery or a set operation (a parsed
+        ``(SELECT ... ) UNION (SELECT ...)`` written for an open dataset), the source is given to
+        every inner query that has none, so their clauses are kept.
+
+        Raises:
+            UnsupportedTypeError: ``source`` is neither a str nor a Query.
+            UnsupportedConstructError: the query reads from a subquery or set operation whose
+                inner queries all have their own source (replacing it would drop their clauses).
+
+        Examples:
+            >>> from tqlbuilder import parse
+            >>> q = parse("(SELECT * WHERE x = 1) UNION (SELECT * WHERE x = 2)")
+            >>> q.from_("ds").to_tql()[:49]
+            'SELECT * FROM ((SELECT * FROM ds WHERE x = 1) UNI'
+            >>> q.from_("ds").to_tql().count("FROM ds")
+            2
+        """
         if isinstance(source, Query):
-            return self._replace(source=Subquery(source))
-        if isinstance(source, str):
-            return self._replace(
-                source=Dataset(source, render_identifier(source, argument="source"))
+            new: Dataset | Subquery = Subquery(source)
+        elif isinstance(source, str):
+            new = Dataset(source, render_identifier(source, argument="source"))
+        else:
+            raise UnsupportedTypeError(
+                f"from_() takes a dataset path (str) or a Query, got {type(source).__name__}"
             )
-        raise UnsupportedTypeError(
-            f"from_() takes a dataset path (str) or a Query, got {type(source).__name__}"
-        )
+        if self.source is None or isinstance(self.source, Dataset):
+            return self._replace(source=new)
+        filled = _fill_source(self.source, new)
+        if filled is None:
+            kind = "subquery" if isinstance(self.source, Subquery) else "set operation"
+            raise UnsupportedConstructError(
+                f"from_() on a query that reads from a {kind} whose queries all have their own "
+                f"FROM would replace the {kind} and drop its clauses; call from_() on the inner "
+                "queries before combining them, or start a new select()"
+            )
+        return self._replace(source=filled)
 
     # ------------------------------------------------------------------ filtering
     def where(self, *conditions: Expr | str | bool) -> Query:
@@ -394,6 +423,30 @@ class Query:
 
     def __bool__(self) -> bool:
         return True
+
+
+def _fill_source(
+    source: Subquery | SetOperation, new: Dataset | Subquery
+) -> Subquery | SetOperation | None:
+    """``source`` with ``new`` given to each inner query lacking a source (None: none lacks one)."""
+    inner = (source.query,) if isinstance(source, Subquery) else source.operands
+    filled: list[Query] = []
+    changed = False
+    for query in inner:
+        if query.source is None:
+            filled.append(query._replace(source=new))
+            changed = True
+        elif isinstance(query.source, Dataset):
+            filled.append(query)
+        else:
+            deeper = _fill_source(query.source, new)
+            changed = changed or deeper is not None
+            filled.append(query if deeper is None else query._replace(source=deeper))
+    if not changed:
+        return None
+    if isinstance(source, Subquery):
+        return Subquery(filled[0])
+    return SetOperation(source.op, tuple(filled))
 
 
 def _explicit_width(query: Query) -> int | None:
