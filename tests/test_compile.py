@@ -362,7 +362,6 @@ def test_non_contiguous_and_big_endian_vectors() -> None:
 def test_to_tql_is_cached_and_pretty_is_multiline() -> None:
     q = DS.where(col("year") > 2000).limit(1)
     assert q.to_tql() is q.to_tql()
-    pytest.importorskip("tqlbuilder.text.formatter")
     pretty = q.to_tql(pretty=True)
     assert "\n" in pretty
     assert " ".join(pretty.split()) == " ".join(q.to_tql().split())
