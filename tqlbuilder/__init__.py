@@ -41,13 +41,12 @@ from tqlbuilder.errors import (
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from tqlbuilder import strategies
-    from tqlbuilder import filters
+    from tqlbuilder import filters, strategies
     from tqlbuilder.build.logic import and_, or_
     from tqlbuilder.build.query import Query, select
-    from tqlbuilder.rank.mmr import mmr
     from tqlbuilder.parser.parse import parse
     from tqlbuilder.rank.fusion import reciprocal_rank_fusion
+    from tqlbuilder.rank.mmr import mmr
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
     from tqlbuilder.run.result import Result

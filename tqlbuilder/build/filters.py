@@ -18,14 +18,16 @@ The engine does not give these semantics by itself (engine-probe, this module's 
 ``m['k'] != v`` drops rows that lack the key, ``m['k'] = 1`` matches ``true``,
 ``m['k'] < 1`` matches every string, ``m['k'] IN (-3)`` fails ("Can't apply minus on
 string") and ``m['k'] IS NULL`` fails ("Can't eval dynamic shape array"). So each operator is
-compiled to a guarded form: presence is ``CONTAINS(KEYS(m), 'k')``, "is a number" is
-``ABS(m['k']) >= 0 AND m['k'] >= ''`` (the engine orders every number above every string and
+compiled to a guarded form: presence is ``CONTAINS(KEYS(m), 'k')`` (``m['k'] = m['k']`` for a
+key with no letter or digit, which the executors' crash check refuses inside CONTAINS), "is a
+number" is ``ABS(m['k']) >= 0 AND m['k'] >= ''`` (the engine orders every number above every string and
 bools below), "is a bool" is ``ABS(m['k']) >= 0 AND NOT (m['k'] >= '')``, "is a string" is
 ``m['k'] >= '' AND NOT (ABS(m['k']) >= 0)``, and ``$ne`` is ``NOT (...)`` of the ``$eq`` form.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import math
@@ -39,7 +41,6 @@ from tqlbuilder.tree.expr import (
     Binary,
     Expr,
     Func,
-    InList,
     Like,
     Literal,
     Not,
@@ -212,7 +213,10 @@ def _scalar(value: Any, path: str, *, what: str) -> str | bool | int | float:
         value = value.item()
     if isinstance(value, (str, bool, int)):
         if isinstance(value, int) and not isinstance(value, bool):
-            render_scalar(value, argument=path)  # int64 range check
+            try:
+                render_scalar(value, argument=what)  # int64 range check
+            except BuildError as exc:
+                raise _fail(path, str(exc)) from None
         if isinstance(value, str) and "\x00" in value:
             raise _fail(path, f"{what} contains a NUL character, which TQL cannot carry")
         return value
@@ -285,9 +289,20 @@ class _Field:
             column = self.column
             self.expr = _guard(path, lambda: column[key])
 
+    def at(self, path: str) -> _Field:
+        """The same field, naming ``path`` (an operator inside it) in errors."""
+        other = copy.copy(self)
+        other.path = path
+        return other
+
     # -- type guards (JSON only; probed on deeplake 4.7.4, see the module docstring)
     def present(self) -> Expr:
         assert self.column is not None
+        if not _word(self.key):
+            # CONTAINS with a token-less string is refused by the executors' crash check
+            # (it kills the engine on an indexed text column); m['k'] = m['k'] holds exactly
+            # for a present scalar (false for a missing key, a list or a dict value).
+            return Binary("=", self.expr, self.expr)
         key = Literal(self.key, render_string(self.key, argument="JSON key"))
         return Func("CONTAINS", (Func("KEYS", (self.column,)), key))
 
@@ -430,6 +445,7 @@ class _Translator:
 
     def operator(self, field: _Field, op: Any, value: Any, path: str) -> Expr:
         here = _step(path, op) if isinstance(op, str) else f"{path}[{op!r}]"
+        field = field.at(here)
         if op == "$eq":
             return field.eq(_scalar(value, here, what="the value of $eq"))
         if op == "$ne":
@@ -468,9 +484,7 @@ class _Translator:
 def _unknown(op: str, known: tuple[str, ...], path: str, *, where: str) -> InvalidValueError:
     close = difflib.get_close_matches(op.strip().lower(), known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return _fail(
-        path, f"unknown operator {op!r} {where} (accepted: {', '.join(known)}){hint}"
-    )
+    return _fail(path, f"unknown operator {op!r} {where} (accepted: {', '.join(known)}){hint}")
 
 
 def from_dict(spec: Mapping[str, Any], *, json_column: str | None = None) -> Expr:

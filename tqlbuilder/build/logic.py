@@ -38,9 +38,7 @@ def _conditions(name: str, conditions: tuple[Any, ...]) -> list[Expr]:
         candidate = conditions[0]
         if isinstance(candidate, Iterable):
             items = candidate
-    return [
-        as_condition(c, argument=f"{name}() condition {i}") for i, c in enumerate(list(items))
-    ]
+    return [as_condition(c, argument=f"{name}() condition {i}") for i, c in enumerate(list(items))]
 
 
 def and_(*conditions: Any) -> Expr:
@@ -64,7 +62,7 @@ def and_(*conditions: Any) -> Expr:
         >>> and_([]).to_tql()
         'TRUE'
         >>> str(select("*").from_("ds").where(and_()))
-        'SELECT * FROM "ds"'
+        'SELECT * FROM ds'
     """
     parts = [c for c in _conditions("and_", conditions) if not is_true(c)]
     if not parts:
