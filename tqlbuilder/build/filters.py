@@ -20,9 +20,10 @@ The engine does not give these semantics by itself (engine-probe, this module's 
 string") and ``m['k'] IS NULL`` fails ("Can't eval dynamic shape array"). So each operator is
 compiled to a guarded form: presence is ``CONTAINS(KEYS(m), 'k')`` (``m['k'] = m['k']`` for a
 key with no letter or digit, which the executors' crash check refuses inside CONTAINS), "is a
-number" is ``ABS(m['k']) >= 0 AND m['k'] >= ''`` (the engine orders every number above every string and
-bools below), "is a bool" is ``ABS(m['k']) >= 0 AND NOT (m['k'] >= '')``, "is a string" is
-``m['k'] >= '' AND NOT (ABS(m['k']) >= 0)``, and ``$ne`` is ``NOT (...)`` of the ``$eq`` form.
+number" is ``ABS(m['k']) >= 0 AND m['k'] >= ''`` (the engine orders every number above every
+string and bools below), "is a bool" is ``ABS(m['k']) >= 0 AND NOT (m['k'] >= '')``, "is a
+string" is ``m['k'] >= '' AND NOT (ABS(m['k']) >= 0)``, and ``$ne`` is ``NOT (...)`` of
+the ``$eq`` form.
 """
 
 from __future__ import annotations
