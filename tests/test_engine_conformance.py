@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import strategies as S
+from tqlbuilder import strategies as S
 from tqlbuilder import F, col, lit, select
 from tqlbuilder.tree.expr import Expr
 

@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from tests import strategies as S
+from tqlbuilder import strategies as S
 from tests.tql_tokens import literal_values, names, tokenize
 from tqlbuilder import F, col, lit, select
 from tqlbuilder.compiler.lower import compile_query

@@ -41,9 +41,12 @@ from tqlbuilder.errors import (
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from tqlbuilder import filters, strategies
+    from tqlbuilder.build.logic import and_, or_
     from tqlbuilder.build.query import Query, select
     from tqlbuilder.parser import parse
     from tqlbuilder.rank.fusion import reciprocal_rank_fusion
+    from tqlbuilder.rank.mmr import mmr
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
     from tqlbuilder.run.result import Result
@@ -76,6 +79,11 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Result": ("tqlbuilder.run.result", "Result"),
     "RestExecutor": ("tqlbuilder.run.rest", "RestExecutor"),
     "LocalExecutor": ("tqlbuilder.run.local", "LocalExecutor"),
+    "filters": ("tqlbuilder.filters", None),
+    "and_": ("tqlbuilder.build.logic", "and_"),
+    "or_": ("tqlbuilder.build.logic", "or_"),
+    "mmr": ("tqlbuilder.rank.mmr", "mmr"),
+    "strategies": ("tqlbuilder.strategies", None),
 }
 
 __all__ = [
@@ -111,16 +119,21 @@ __all__ = [
     "UnsupportedSyntaxError",
     "UnsupportedTypeError",
     "__version__",
+    "and_",
     "check",
     "col",
+    "filters",
     "format",
     "functions",
     "lex",
     "lit",
+    "mmr",
+    "or_",
     "parse",
     "raw",
     "reciprocal_rank_fusion",
     "select",
+    "strategies",
 ]
 
 

@@ -211,12 +211,23 @@ class Query:
 
     # ------------------------------------------------------------------ filtering
     def where(self, *conditions: Expr | str | bool) -> Query:
-        """Add filters; all conditions (and repeated calls) are combined with AND."""
+        """Add filters; all conditions (and repeated calls) are combined with AND.
+
+        A ``TRUE`` condition (such as ``and_()`` of nothing or ``filters.from_dict({})``) means
+        "no filter" and adds nothing.
+        """
         if not conditions:
             raise InvalidValueError("where() needs at least one condition")
         added = tuple(
-            as_condition(c, argument=f"where() condition {i}") for i, c in enumerate(conditions)
+            condition
+            for condition in (
+                as_condition(c, argument=f"where() condition {i}")
+                for i, c in enumerate(conditions)
+            )
+            if not (isinstance(condition, Literal) and condition.value is True)
         )
+        if not added:
+            return self
         return self._replace(conditions=self.conditions + added)
 
     # ------------------------------------------------------------------ search
