@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 from tqlbuilder.errors import (
     AuthenticationError,
     BuildError,
+    DeadlineExceededError,
     EngineNotInstalledError,
     ExecutionError,
     InvalidIdentifierError,
     InvalidValueError,
+    MalformedTokenError,
+    MissingDependencyError,
     MissingTokenError,
     NotFoundError,
     PayloadTooLargeError,
@@ -44,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder.build.query import Query, select
     from tqlbuilder.parser.parse import parse
     from tqlbuilder.rank.fusion import reciprocal_rank_fusion
+    from tqlbuilder.run.async_rest import AsyncRestExecutor
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
     from tqlbuilder.run.result import Result
@@ -74,12 +78,15 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "reciprocal_rank_fusion": ("tqlbuilder.rank.fusion", "reciprocal_rank_fusion"),
     "Result": ("tqlbuilder.run.result", "Result"),
     "RestExecutor": ("tqlbuilder.run.rest", "RestExecutor"),
+    "AsyncRestExecutor": ("tqlbuilder.run.async_rest", "AsyncRestExecutor"),
     "LocalExecutor": ("tqlbuilder.run.local", "LocalExecutor"),
 }
 
 __all__ = [
+    "AsyncRestExecutor",
     "AuthenticationError",
     "BuildError",
+    "DeadlineExceededError",
     "EngineNotInstalledError",
     "ExecutionError",
     "Expr",
@@ -88,6 +95,8 @@ __all__ = [
     "InvalidIdentifierError",
     "InvalidValueError",
     "LocalExecutor",
+    "MalformedTokenError",
+    "MissingDependencyError",
     "MissingTokenError",
     "NotFoundError",
     "PayloadTooLargeError",
