@@ -107,7 +107,7 @@ def clean_token(token: object, environ: Mapping[str, str]) -> str:
     prefix = _BEARER.match(text)
     if prefix:
         text = text[prefix.end() :]
-    if not text:
+    if not text or text.lower() == "bearer":
         raise MalformedTokenError(
             "the access token is malformed: it is blank (or only the 'Bearer ' prefix); pass "
             "the token itself"
