@@ -150,7 +150,7 @@ SCENARIOS: list[tuple[str, list[Action], dict[str, Any], bool]] = [
         [reply(503, {"message": "busy"})] * 6,
         {"max_attempts": 6, "backoff": 10.0, "max_backoff": 1.5},
         True,
-    ),  # noqa: E501
+    ),
     ("cut", [cut_mid_body, close_without_answer], {}, True),
     ("bad-json", [reply(200, b"<html>oops</html>")], {}, True),
     ("no-data", [reply(200, {"message": "Query successful.", "tensors": ["id"]})], {}, True),

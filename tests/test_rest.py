@@ -84,8 +84,6 @@ def executor(
     return ex
 
 
-
-
 class FakeQuery:
     def to_tql(self) -> str:
         return QUERY

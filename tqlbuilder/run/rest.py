@@ -104,8 +104,12 @@ class RestExecutor(Executor):
         InvalidValueError: a setting out of range (names the setting).
 
     Examples:
-        >>> RestExecutor("Bearer my-token", url="http://127.0.0.1:8080/api/query/v1", deadline=5)
-        RestExecutor(url='http://127.0.0.1:8080/api/query/v1', timeout=(60.0, 60.0), deadline=5.0, max_attempts=3, verify=True)
+        >>> rest = RestExecutor("Bearer my-token", url="http://127.0.0.1:8080/api/query/v1", deadline=5)
+        >>> rest.url
+        'http://127.0.0.1:8080/api/query/v1'
+        >>> "my-token" in repr(rest) or "my-token" in repr(vars(rest))
+        False
+        >>> rest.close()
     """  # noqa: E501
 
     # Test hooks (not constructor parameters): tests set them on an instance.
