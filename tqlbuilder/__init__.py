@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 from tqlbuilder.errors import (
     AuthenticationError,
     BuildError,
+    DeadlineExceededError,
     EngineNotInstalledError,
     ExecutionError,
     InvalidIdentifierError,
     InvalidValueError,
+    MalformedTokenError,
+    MissingDependencyError,
     MissingTokenError,
     NotFoundError,
     PayloadTooLargeError,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder.parser import parse
     from tqlbuilder.rank.fusion import reciprocal_rank_fusion
     from tqlbuilder.rank.mmr import mmr
+    from tqlbuilder.run.async_rest import AsyncRestExecutor
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
     from tqlbuilder.run.result import Result
@@ -78,6 +82,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "reciprocal_rank_fusion": ("tqlbuilder.rank.fusion", "reciprocal_rank_fusion"),
     "Result": ("tqlbuilder.run.result", "Result"),
     "RestExecutor": ("tqlbuilder.run.rest", "RestExecutor"),
+    "AsyncRestExecutor": ("tqlbuilder.run.async_rest", "AsyncRestExecutor"),
     "LocalExecutor": ("tqlbuilder.run.local", "LocalExecutor"),
     "filters": ("tqlbuilder.filters", None),
     "and_": ("tqlbuilder.build.logic", "and_"),
@@ -87,8 +92,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 __all__ = [
+    "AsyncRestExecutor",
     "AuthenticationError",
     "BuildError",
+    "DeadlineExceededError",
     "EngineNotInstalledError",
     "ExecutionError",
     "Expr",
@@ -97,6 +104,8 @@ __all__ = [
     "InvalidIdentifierError",
     "InvalidValueError",
     "LocalExecutor",
+    "MalformedTokenError",
+    "MissingDependencyError",
     "MissingTokenError",
     "NotFoundError",
     "PayloadTooLargeError",
