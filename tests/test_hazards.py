@@ -725,6 +725,49 @@ ERRORS = [
         "SELECT id FROM {B} ORDER BY BM25_SIMILARITY(body, 'deep') ASC LIMIT 2",
         "cannot be used without index",
     ),
+    ("infix-contains", "SELECT id FROM {M} WHERE label CONTAINS 'cat'", "syntax error"),
+    ("count-function", "SELECT COUNT(*) FROM {M}", "'COUNT' is not found"),
+    ("count-function", "SELECT COUNT(id) AS c FROM {M}", "'COUNT' is not found"),
+    (
+        "scalar-subquery",
+        "SELECT id FROM {M} WHERE id = (SELECT id FROM {M} LIMIT 1)",
+        "SELECT is not supported",
+    ),
+    (
+        "scalar-subquery",
+        "SELECT id, (SELECT id FROM {M} LIMIT 1) AS s FROM {M}",
+        "SELECT is not supported",
+    ),
+    (
+        "l1-linf-top-k",
+        "SELECT id FROM {M} ORDER BY L1_NORM(e - ARRAY[1,0,1,0]) ASC LIMIT 3",
+        "requires 2 arguments",
+    ),
+    (
+        "l1-linf-top-k",
+        "SELECT TOP 3 id FROM {M} ORDER BY LINF_NORM(e - ARRAY[1,0,1,0]) ASC",
+        "requires 2 arguments",
+    ),
+    (
+        "l1-linf-top-k",
+        "SELECT * FROM (SELECT id, L1_NORM(e - ARRAY[1,0,1,0]) AS d FROM {M}) ORDER BY d ASC "
+        "LIMIT 3",
+        "requires 2 arguments",
+    ),
+    ("unaliased-row-number", "SELECT id, ROW_NUMBER() FROM {M}", "should be aliased"),
+    ("unaliased-row-number", "SELECT ROW_NUMBER() FROM {M}", "should be aliased"),
+    (
+        "bm25-score-selected",
+        "SELECT id, BM25_SIMILARITY(body, 'deep') AS s FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'deep') DESC LIMIT 2",
+        'Tensor "score" does not exist',
+    ),
+    (
+        "bm25-score-selected",
+        "SELECT id, BM25_SIMILARITY(body, 'deep') AS SCORE FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'deep') DESC LIMIT 2",
+        'Tensor "score" does not exist',
+    ),
 ]
 
 
@@ -734,6 +777,48 @@ def test_engine_rejects(engine: Engine, code: str, query: str, message: str) -> 
     result = engine.run(query)
     assert isinstance(result, str) and message in result, result
     assert engine.reports(query, code)
+
+
+@pytest.mark.engine
+def test_engine_rejected_forms_have_working_rewrites(engine: Engine) -> None:
+    """The forms the messages suggest run, and check() finds nothing in them."""
+    fixes = [
+        "SELECT id FROM {M} WHERE CONTAINS(label, 'cat')",
+        "SELECT * FROM (SELECT * FROM (SELECT id, L1_NORM(e - ARRAY[1,0,1,0]) AS d FROM {M}) "
+        "ORDER BY d ASC) LIMIT 3",
+        "SELECT id, ROW_NUMBER() AS r FROM {M}",
+        "SELECT id, BM25_SIMILARITY(body, 'deep') AS score FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'deep') DESC LIMIT 2",
+    ]
+    for fix in fixes:
+        assert isinstance(engine.run(fix), dict), fix
+        assert codes(engine.q(fix)) == set(), fix
+
+
+@pytest.mark.engine
+def test_selected_bm25_score_is_the_order_by_score(engine: Engine) -> None:
+    """Selected as score beside another BM25 ORDER BY, the column holds the ORDER BY's scores."""
+    mismatch = (
+        "SELECT id, BM25_SIMILARITY(body, 'deep') AS score FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'brown') DESC LIMIT 2"
+    )
+    same = (
+        "SELECT id, BM25_SIMILARITY(body, 'brown') AS score FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'brown') DESC LIMIT 2"
+    )
+    got, meant = engine.run(mismatch), engine.run(same)
+    assert isinstance(got, dict) and isinstance(meant, dict)
+    assert got["score"] == meant["score"] and got["score"][0] > 0  # 'deep' is in neither row
+    assert engine.reports(mismatch, "bm25-score-mismatch") and not codes(engine.q(same))
+
+
+@pytest.mark.engine
+def test_contains_star_is_literal_in_v4(engine: Engine) -> None:
+    """v3 read '*a*' as a wildcard (it would match 'cat'); v4 matches a literal star."""
+    query = "SELECT id FROM {M} WHERE CONTAINS(label, '*a*')"
+    assert engine.ids(query) == []
+    assert engine.ids("SELECT id FROM {M} WHERE CONTAINS(label, 'a')") == [0, 3, 6, 9]
+    assert engine.reports(query, "contains-wildcard")
 
 
 @pytest.mark.engine
@@ -763,9 +848,63 @@ def test_engine_process_dies_on_contains_without_a_token(engine: Engine) -> None
     assert engine.ids("SELECT id FROM {B} WHERE CONTAINS(body, 'brown')") == [0, 3]
 
 
+def _child(code: str, timeout: float) -> tuple[int | None, str]:
+    """Run ``code`` in a fresh interpreter with 3 GB of address space: (exit code, stdout).
+
+    The exit code is None if the child ran past ``timeout`` seconds (it is killed).
+    """
+    prologue = (
+        "import resource\nresource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "import deeplake\n"
+    )
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", prologue + textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return child.returncode, child.stdout
+
+
+@pytest.mark.engine
+def test_engine_process_dies_on_contains_in_parentheses(engine: Engine) -> None:
+    query = engine.q("SELECT id FROM {B} WHERE CONTAINS(body, ((' ')))")
+    assert "contains-without-token" in codes(query)
+    returncode, _ = _child(f"print(len(deeplake.query({query!r})))", timeout=60)
+    assert returncode is not None and returncode < 0
+    assert engine.ids("SELECT id FROM {B} WHERE CONTAINS(body, ('brown'))") == [0, 3]
+
+
+@pytest.mark.engine
+def test_row_dependent_zero_weights_hang_without_replace_false(engine: Engine) -> None:
+    """SAMPLE BY id < 0 (zero for every row) never returns with replacement; REPLACE FALSE does.
+
+    The child is killed after 8 s (or fails its 3 GB allocation limit first): either way it
+    produced no sample. The guarded forms run in a child too, before the hanging one.
+    """
+    hanging = engine.q("SELECT id FROM {M} SAMPLE BY id < 0 LIMIT 2")
+    guarded = [
+        engine.q("SELECT id FROM {M} SAMPLE BY id < 0 REPLACE FALSE LIMIT 2"),
+        engine.q("SELECT id FROM {M} SAMPLE BY 0 REPLACE FALSE LIMIT 2"),
+        engine.q("SELECT id FROM {M} SAMPLE BY max_weight(id < 0: 1, TRUE: 1) LIMIT 2"),
+    ]
+    code = f"for q in {guarded!r}:\n    print(len(deeplake.query(q)))\n"
+    returncode, out = _child(code, timeout=60)
+    assert (returncode, out.split()) == (0, ["2", "2", "2"])
+    for query in guarded:
+        assert not codes(query) & {"sample-may-hang", "sample-zero-weights"}, query
+    assert "sample-may-hang" in codes(hanging)
+    returncode, out = _child(f"print(len(deeplake.query({hanging!r})))", timeout=8)
+    assert out == "" and returncode != 0
+
+
 def test_engine_killers_are_reported_without_running_them() -> None:
     assert "sample-zero-weights" in codes('SELECT id FROM "x" SAMPLE BY max_weight(TRUE: -1)')
-    assert "sample-zero-weights" not in codes('SELECT id FROM "x" SAMPLE BY -1')  # runs fine
+    assert not codes('SELECT id FROM "x" SAMPLE BY -1')  # a constant non-zero weight runs
+    assert not codes('SELECT id FROM "x" SAMPLE BY max_weight(TRUE: -1) REPLACE FALSE')
     assert "update-statement" in codes('UPDATE "x" SET n = 1')
     assert CRASH_CODES <= ALL_CODES
 

@@ -281,9 +281,9 @@ def l1_linf_top_k(ctx: Context) -> Iterator[Hit]:
             yield Hit(
                 where,
                 f"ORDER BY {name}(...) with LIMIT/TOP: the engine rejects the top-k form "
-                f"('Function '{name}' requires 2 arguments, but 1 is provided'); select the "
-                f"distance in a sub-select and sort outside it: SELECT * FROM (SELECT *, "
-                f"{name}(...) AS d FROM ...) ORDER BY d ASC LIMIT k",
+                f"('Function '{name}' requires 2 arguments, but 1 is provided'), also through an "
+                "alias; sort in a level without LIMIT and limit one level up: SELECT * FROM "
+                f"(SELECT * FROM (SELECT *, {name}(...) AS d FROM ...) ORDER BY d ASC) LIMIT k",
             )
 
 
