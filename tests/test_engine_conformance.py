@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tqlbuilder import strategies as S
 from tqlbuilder import F, col, lit, select
+from tqlbuilder import strategies as S
 from tqlbuilder.tree.expr import Expr
 
 deeplake = pytest.importorskip("deeplake")

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tqlbuilder import strategies as S
 from tqlbuilder import F, col, functions, lit, select
+from tqlbuilder import strategies as S
 from tqlbuilder.build.query import Query
 from tqlbuilder.errors import BuildError, TQLSyntaxError, UnsupportedConstructError
 from tqlbuilder.parser import SUPPORTED_FUNCTIONS, UnsupportedSyntaxError, parse

@@ -14,9 +14,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from tqlbuilder import strategies as S
 from tests.tql_tokens import literal_values, names, tokenize
 from tqlbuilder import F, col, lit, select
+from tqlbuilder import strategies as S
 from tqlbuilder.compiler.lower import compile_query
 from tqlbuilder.errors import BuildError
 

@@ -17,14 +17,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from tqlbuilder.tree.sources import (
-    Dataset,
-    Sampling,
-    SetOperation,
-    Subquery,
-    TextSearch,
-    VectorSearch,
-)
+from tqlbuilder.engine.catalog import METRIC_ALIASES, METRICS, resolve_metric
+from tqlbuilder.engine.lexicon import INT64_MAX
+from tqlbuilder.engine.rules import constant_sampling_problem
 from tqlbuilder.errors import InvalidValueError, UnsupportedConstructError, UnsupportedTypeError
 from tqlbuilder.tree.expr import (
     Alias,
@@ -42,10 +37,15 @@ from tqlbuilder.tree.expr import (
 from tqlbuilder.tree.expr import (
     vector as make_vector,
 )
-from tqlbuilder.engine.catalog import METRIC_ALIASES, METRICS, resolve_metric
-from tqlbuilder.engine.lexicon import INT64_MAX
-from tqlbuilder.engine.rules import constant_sampling_problem
 from tqlbuilder.tree.literals import render_identifier
+from tqlbuilder.tree.sources import (
+    Dataset,
+    Sampling,
+    SetOperation,
+    Subquery,
+    TextSearch,
+    VectorSearch,
+)
 
 __all__ = ["Query", "select"]
 
@@ -221,8 +221,7 @@ class Query:
         added = tuple(
             condition
             for condition in (
-                as_condition(c, argument=f"where() condition {i}")
-                for i, c in enumerate(conditions)
+                as_condition(c, argument=f"where() condition {i}") for i, c in enumerate(conditions)
             )
             if not (isinstance(condition, Literal) and condition.value is True)
         )

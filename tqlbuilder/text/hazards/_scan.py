@@ -400,7 +400,11 @@ class Context:
         for opening in _ARRAY_OPEN.finditer(text):
             bracket = opening.end() - 1
             lo = bisect_left(starts, bracket)
-            if not 1 <= lo < len(starts) or starts[lo] != bracket or self.raw.kinds[lo - 1] != R_WORD:
+            if (
+                not 1 <= lo < len(starts)
+                or starts[lo] != bracket
+                or self.raw.kinds[lo - 1] != R_WORD
+            ):
                 continue
             if starts[lo - 1] != opening.start():
                 continue
@@ -499,14 +503,14 @@ def sites(ctx: Context) -> Iterator[tuple[Sequence_, int, Item]]:
 
 __all__ = [
     "COMPARISONS",
+    "R_FLOAT",
+    "R_INT",
     "SET_OPS",
     "Clause",
     "Context",
     "Group",
     "Item",
     "Level",
-    "R_FLOAT",
-    "R_INT",
     "Sequence_",
     "build_tree",
     "call",

@@ -61,7 +61,12 @@ def in_subquery(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@rule("scalar-subquery", "error", "engine-rejects", "A sub-select as a value: 'SELECT is not supported.'")
+@rule(
+    "scalar-subquery",
+    "error",
+    "engine-rejects",
+    "A sub-select as a value: 'SELECT is not supported.'",
+)
 def scalar_subquery(ctx: Context) -> Iterator[Hit]:
     for clause, _, prev, group in _groups(ctx):
         if clause not in ("", "FROM") and not is_kw(prev, "IN") and is_query_group(group):
@@ -144,7 +149,12 @@ def _subscripts(ctx: Context) -> Iterator[Group]:
             yield group
 
 
-@rule("negative-index", "error", "engine-rejects", "Negative index: fails, does not count from the end")
+@rule(
+    "negative-index",
+    "error",
+    "engine-rejects",
+    "Negative index: fails, does not count from the end",
+)
 def negative_index(ctx: Context) -> Iterator[Hit]:
     for group in _subscripts(ctx):
         for dim in split(group.items, ","):
@@ -201,7 +211,12 @@ def contains_without_token(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@rule("contains-wildcard", "warning", "silent-wrong", "`*` in CONTAINS is literal in v4 (v3: wildcard)")
+@rule(
+    "contains-wildcard",
+    "warning",
+    "silent-wrong",
+    "`*` in CONTAINS is literal in v4 (v3: wildcard)",
+)
 def contains_wildcard(ctx: Context) -> Iterator[Hit]:
     for _, _, group in _calls(ctx, "CONTAINS"):
         arg = _contains_text(group)

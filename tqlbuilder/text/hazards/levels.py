@@ -131,8 +131,10 @@ def _alias_uses(clause: Clause, aliases: dict[str, list[Item]]) -> Iterator[Hit]
         if is_op(prev, ".") or is_op(nxt, ".", "("):
             continue
         head = items[i - 2] if i >= 2 else None
-        if is_op(prev, "(") and isinstance(head, Token) and str(head.value).upper() in (
-            COLUMN_FIRST_FUNCS
+        if (
+            is_op(prev, "(")
+            and isinstance(head, Token)
+            and str(head.value).upper() in (COLUMN_FIRST_FUNCS)
         ):
             continue  # SIM(name, ...): a column argument, which the engine reads as one
         yield Hit(
