@@ -159,7 +159,9 @@ def test_functions(expr: object, expected: str) -> None:
             select("a").from_("x").where(col("y") > 1).where("flag"),
             "SELECT a FROM x WHERE (y > 1) AND flag",
         ),
-        (select("a").from_("x").where(True), "SELECT a FROM x WHERE TRUE"),
+        # TRUE is the empty AND (and_() with no conditions): no filter at all
+        (select("a").from_("x").where(True), "SELECT a FROM x"),
+        (select("a").from_("x").where(False), "SELECT a FROM x WHERE FALSE"),
         (
             select("a").from_("x").where(col("y") > 1, col("z") == "it's"),
             "SELECT a FROM x WHERE (y > 1) AND (z = 'it''s')",

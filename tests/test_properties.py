@@ -190,7 +190,9 @@ def test_check_finds_nothing_in_builder_output(case: tuple[Any, list[str]]) -> N
         text = case[0].to_tql()
     except BuildError:
         reject()  # counted as invalid: hypothesis fails if most are
-    assert check(text) == []
+    # contains-wildcard warns hand-written v3 text that '*' is literal in v4; the builder's
+    # contains("a*") means exactly that literal, so it is the one finding builder output may get
+    assert [f for f in check(text) if f.code != "contains-wildcard"] == []
 
 
 @MANY
