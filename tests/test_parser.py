@@ -1060,3 +1060,49 @@ def test_parsed_vector_search_extended_with_where_runs(tmp_path: Path) -> None:
     )
     got = _run(query.where(col("flag")).to_tql(), main, rows=True)
     assert got[2]["id"] == expected[2]["id"]
+
+
+# ---------------------------------------------------------------------- nesting and long chains
+
+
+def test_flat_chains_of_any_length_parse_without_recursion() -> None:
+    terms = 20_000
+    query = parse("SELECT * FROM ds WHERE " + " + ".join(["a"] * terms) + " > 1")
+    text = query.to_tql()
+    assert text.count(" + ") == terms - 1
+    assert hash(query) == hash(
+        parse("SELECT * FROM ds WHERE " + " + ".join(["a"] * terms) + " > 1")
+    )
+    conjunction = parse("SELECT * FROM ds WHERE " + " AND ".join(["a = 1"] * terms))
+    assert conjunction.to_tql().count(" AND ") == terms - 1
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing"),
+    [("(", ")"), ("NOT (", ")"), ("-(", ")"), ("abs(", ")")],
+)
+def test_nesting_past_the_documented_depth_is_a_clean_syntax_error(
+    opening: str, closing: str
+) -> None:
+    from tqlbuilder.parser.cursor import MAX_DEPTH
+
+    # "NOT (" and "-(" are two levels each (the prefix operator and the parenthesis)
+    levels = 2 if opening in ("NOT (", "-(") else 1
+    reps = (MAX_DEPTH - 5) // levels
+    within = f"SELECT * FROM ds WHERE {opening * reps}a{closing * reps} > 1"
+    assert parse(within).to_tql()
+    deep = 100_000
+    text = f"SELECT * FROM ds WHERE {opening * deep}a{closing * deep} > 1"
+    with pytest.raises(TQLSyntaxError, match=f"nests deeper than {MAX_DEPTH} levels") as error:
+        parse(text)
+    assert error.value.position is not None and 0 < error.value.position < len(text) // 2
+
+
+def test_subqueries_past_the_documented_depth_are_refused() -> None:
+    from tqlbuilder.parser.cursor import MAX_DEPTH
+
+    ok = "SELECT * FROM " + "(SELECT * FROM " * (MAX_DEPTH - 2) + "ds" + ")" * (MAX_DEPTH - 2)
+    assert parse(ok).to_tql().count("SELECT") == MAX_DEPTH - 1
+    deep = "SELECT * FROM " + "(SELECT * FROM " * 50_000 + "ds" + ")" * 50_000
+    with pytest.raises(TQLSyntaxError, match="nests deeper"):
+        parse(deep)
