@@ -12,6 +12,7 @@ import inspect
 import logging
 import pickle
 import random
+import re
 import time
 import traceback
 import warnings
@@ -21,6 +22,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tqlbuilder
 from tests._faults import (
@@ -683,3 +686,31 @@ def test_the_query_is_logged_at_debug_with_vectors_abbreviated(
     assert message.startswith(f"POST {server.url}: SELECT id FROM")
     assert "ARRAY[0.0,0.001,…(1536 values)]" in message and "0.002" not in message
     assert TOKEN not in caplog.text
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    token=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=24),
+    pieces=st.lists(
+        st.one_of(
+            st.just("<T>"),
+            st.text(st.sampled_from("Tt*e-_. a1\\n\"'"), max_size=6),
+        ),
+        max_size=8,
+    ),
+)
+def test_redaction_property(token: str, pieces: list[str]) -> None:
+    """The token does not survive where it counts as the token; other text is left alone."""
+    from tqlbuilder.run.http_policy import MIN_REDACT_EVERYWHERE, redactor
+
+    text = "".join(token if piece == "<T>" else piece for piece in pieces)
+    redacted = redactor(token)(text)
+    if token not in text:
+        assert redacted == text
+    if len(token) >= MIN_REDACT_EVERYWHERE:
+        assert token not in redacted
+    elif len(token) > 3:
+        standalone = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(token)}(?![A-Za-z0-9_])")
+        assert standalone.search(redacted) is None
+    spaced = f" {token} "
+    assert redactor(token)(spaced) == " *** ", "a token between spaces is always redacted"
