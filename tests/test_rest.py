@@ -595,6 +595,26 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(
     assert len(server.requests) == 1
 
 
+def test_with_a_callers_session_a_trickled_body_stops_at_the_deadline(
+    server: FaultServer,
+) -> None:
+    server.default = trickle(0.12, headers_too=False)
+    session = requests.Session()
+    ex = RestExecutor(TOKEN, url=server.url, timeout=1.0, deadline=1.0, session=session)
+    started = time.monotonic()
+    with ex, pytest.raises(DeadlineExceededError):
+        ex.execute(QUERY)
+    assert time.monotonic() - started < 2.5
+    server.default = reply()
+    with RestExecutor(TOKEN, url=server.url, deadline=5.0, session=session) as ex:
+        assert ex.execute(QUERY).rows == OK_BODY["data"], "read1 path reads whole bodies"
+        server.default = chunked(3_000_000)
+        ex._max_response_bytes = 1_000_000
+        with pytest.raises(ResponseFormatError, match="max_response_bytes"):
+            ex.execute(QUERY)
+    session.close()
+
+
 def test_the_deadline_spans_retries_and_waits(server: FaultServer) -> None:
     server.default = hang(0.4)  # each attempt times out after 0.25 s (per-read timeout)
     ex = RestExecutor(TOKEN, url=server.url, timeout=0.25, deadline=1.0, max_attempts=100)
