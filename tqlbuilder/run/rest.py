@@ -407,15 +407,18 @@ class _DeadlineHTTPSConnection(HTTPSConnection):
         return _getresponse_with_deadline(self, HTTPSConnection)
 
 
-class _HTTPPool(HTTPConnectionPool):
+class DeadlineHTTPConnectionPool(HTTPConnectionPool):
     ConnectionCls = _DeadlineHTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _DeadlineHTTPSConnection
 
 
-_POOLS: dict[str, type[HTTPConnectionPool]] = {"http": _HTTPPool, "https": _HTTPSPool}
+_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": DeadlineHTTPConnectionPool,
+    "https": DeadlineHTTPSConnectionPool,
+}
 
 
 class _DeadlineAdapter(HTTPAdapter):
