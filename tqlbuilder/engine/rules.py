@@ -25,6 +25,7 @@ __all__ = [
     "open_slice_problem",
     "sampling_weight_problem",
     "sampling_weights_problem",
+    "text_ordering_problem",
 ]
 
 _WORD = re.compile(r"[^\W_]")
@@ -94,6 +95,18 @@ def sampling_weights_problem(weights: list[object]) -> str | None:
             "weight is zero"
         )
     return None
+
+
+def text_ordering_problem(json_operand: bool) -> str | None:
+    """Why ``x < 'text'`` (``<= > >=``) does not mean what it says, or None.
+
+    On a Text column the engine silently returns no rows for an ordering against text; on a JSON
+    key it orders JSON strings lexicographically (``tests/probes/json_missing_keys.md``), which
+    the builder's JSON null semantics rely on.
+    """
+    if json_operand:
+        return None
+    return "the engine silently returns no rows for text < > <= >= on a text column"
 
 
 def open_slice_problem(start: int | None, stop: int | None) -> str | None:

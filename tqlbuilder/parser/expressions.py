@@ -25,6 +25,7 @@ from tqlbuilder.engine.rules import (
     contains_problem,
     sampling_weight_problem,
     sampling_weights_problem,
+    text_ordering_problem,
 )
 from tqlbuilder.errors import (
     BuildError,
@@ -46,6 +47,7 @@ from tqlbuilder.tree.expr import (
     Literal,
     Neg,
     Not,
+    Subscript,
     WeightPair,
     as_literal,
     col,
@@ -266,12 +268,14 @@ class ExpressionParser(ArrayParser):
 
     def _binary(self, op: str, left: Expr, right: Expr, position: int) -> Expr:
         if (_is_text(left) or _is_text(right)) and op in ORDERING_OPERATORS:
-            self._unsupported(
-                f"the text ordering comparison {op}",
-                "the engine silently returns no rows for text < > <= >=; use =, IN, LIKE or "
-                "BETWEEN (lexicographic)",
-                position,
-            )
+            json = any(isinstance(e, Subscript) and e.json_key for e in (left, right))
+            problem = text_ordering_problem(json)
+            if problem is not None:
+                self._unsupported(
+                    f"the text ordering comparison {op}",
+                    f"{problem}; use =, IN, LIKE or BETWEEN (lexicographic)",
+                    position,
+                )
         if (_is_text(left) or _is_text(right)) and op in ARITHMETIC_OPERATORS:
             self._unsupported(
                 f"arithmetic {op} with a string",

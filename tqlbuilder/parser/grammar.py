@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import attrs
 
+from tqlbuilder.compiler.json_nulls import reads_json
 from tqlbuilder.engine.lexicon import (
     JOIN_WORDS,
 )
@@ -27,6 +28,7 @@ from tqlbuilder.tree.expr import (
     OrderKey,
     Star,
     Vector,
+    Verbatim,
 )
 from tqlbuilder.tree.literals import render_identifier
 from tqlbuilder.tree.sources import (
@@ -142,7 +144,8 @@ class Parser(ExpressionParser):
         if self._accept_kw("FROM"):
             source = self._table_ref()
         if self._accept_kw("WHERE"):
-            where = _split_and(self._expr())
+            # text means what the engine does with it: keep JSON conditions verbatim
+            where = tuple(Verbatim(c) if reads_json(c) else c for c in _split_and(self._expr()))
         if self._is_kw("EXPAND"):
             self._unsupported(
                 "EXPAND BY", "it is deprecated and the engine does not expand (it is a no-op)"

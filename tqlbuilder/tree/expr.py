@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 
 from tqlbuilder.engine.lexicon import ORDERING_OPERATORS
-from tqlbuilder.engine.rules import contains_problem, open_slice_problem
+from tqlbuilder.engine.rules import contains_problem, open_slice_problem, text_ordering_problem
 from tqlbuilder.errors import (
     InvalidValueError,
     UnsupportedConstructError,
@@ -47,6 +47,7 @@ __all__ = [
     "Star",
     "Subscript",
     "Vector",
+    "Verbatim",
     "WeightPair",
     "as_expr",
     "as_value",
@@ -118,11 +119,14 @@ class Expr:
     def _compare(self, op: str, other: Any) -> Expr:
         right = as_value(other, argument="right operand")
         if op in ORDERING_OPERATORS and (_is_text_literal(right) or _is_text_literal(self)):
-            raise UnsupportedConstructError(
-                f"ordering comparison {op} with a string literal: the engine returns no rows for "
-                "text < > <= >= (silently); compare text with ==, .isin(), .like() or "
-                ".between() (lexicographic) instead"
-            )
+            json = _is_json_key(self) or _is_json_key(right)
+            problem = text_ordering_problem(json)
+            if problem is not None:
+                raise UnsupportedConstructError(
+                    f"ordering comparison {op} with a string literal is refused because "
+                    f"{problem}; compare text with ==, .isin(), .like() or .between() "
+                    "(lexicographic) instead (on a JSON key, orderings compare strings)"
+                )
         return Binary(op, self, right)
 
     def __eq__(self, other: object) -> Expr:  # type: ignore[override]
@@ -290,6 +294,10 @@ def _fields(node: Any) -> tuple[attrs.Attribute[Any], ...]:
     return fields
 
 
+def _is_json_key(expr: Expr) -> bool:
+    return isinstance(expr, Subscript) and expr.json_key
+
+
 def _is_text_literal(expr: Expr) -> bool:
     return isinstance(expr, Literal) and isinstance(expr.value, str)
 
@@ -412,6 +420,20 @@ class Raw(Expr):
     """A checked raw TQL fragment (see :func:`raw`); always parenthesised when compiled."""
 
     text: str
+
+
+@attrs.frozen(eq=False, repr=False)
+class Verbatim(Expr):
+    """A condition that means exactly what the engine does with its text.
+
+    The builder's operators give SQL null semantics on JSON keys some rows lack
+    (:mod:`tqlbuilder.compiler.json_nulls` rewrites them); text read by :func:`tqlbuilder.parse`
+    and conditions :mod:`tqlbuilder.filters` already wrote in the engine's own terms are wrapped
+    in ``Verbatim`` so that they keep their meaning: the rewrite leaves them alone and they print
+    unchanged.
+    """
+
+    operand: Expr
 
 
 # =========================================================================== composites

@@ -25,6 +25,7 @@ from tqlbuilder.tree.expr import (
     Not,
     Star,
     Subscript,
+    Verbatim,
     WeightPair,
 )
 
@@ -49,7 +50,7 @@ def referenced_columns(expr: Expr | WeightPair) -> set[str]:
             stack.extend((node.left, node.right))
         elif isinstance(node, Between):
             stack.extend((node.operand, node.low, node.high))
-        elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias)):
+        elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias, Verbatim)):
             stack.append(node.operand)
     return found
 
@@ -84,6 +85,6 @@ def calls_any(expr: Expr | WeightPair, names: frozenset[str]) -> bool:
             stack.extend((node.left, node.right))
         elif isinstance(node, Between):
             stack.extend((node.operand, node.low, node.high))
-        elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias)):
+        elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias, Verbatim)):
             stack.append(node.operand)
     return False
