@@ -86,7 +86,8 @@ AWKWARD_NAMES = [
 
 
 def _valid_name(name: str) -> bool:
-    return bool(name) and not any(c in name for c in '"\n\r\x00')
+    # "*" is excluded: select("*") means every column, so it cannot name one
+    return bool(name) and name != "*" and not any(c in name for c in '"\n\r\x00')
 
 
 names = st.one_of(
