@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from tqlbuilder.engine.rules import contains_problem
 from tqlbuilder.errors import BuildError, InvalidValueError
 from tqlbuilder.tree.expr import (
     Binary,
@@ -390,9 +391,7 @@ class _Field:
 
 
 def _word(text: str) -> bool:
-    from tqlbuilder.tree.literals import has_word_token
-
-    return has_word_token(text)
+    return contains_problem(text) is None
 
 
 # =========================================================================== the walk
