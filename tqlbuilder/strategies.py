@@ -41,6 +41,7 @@ from tqlbuilder.tree.expr import Expr, OrderKey, col
 __all__ = [
     "AWKWARD_NAMES",
     "INT64",
+    "TRICKY_VALUES",
     "conditions",
     "filter_dicts",
     "floats32",

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tqlbuilder.tree.literals import INT64_MAX, INT64_MIN
+from tqlbuilder.engine.lexicon import INT64_MAX, INT64_MIN
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.run.result import Result
