@@ -47,6 +47,11 @@ STRINGS: list[Any] = [
     "\\",
     " ",
     "txt.a",
+    "x\ud7ff",  # the prefix range skips the surrogates: x\ud7ff% ends below x\ue000
+    "x\ue000",
+    "a\U0010ffff",  # the last code point: the range for a\U0010ffff% ends at "b"
+    "\U0010ffffz",
+    "ab\uffff",
 ]
 INTS = [0, 1, -1, 2, 3, -3, 5, 1000, -(2**31), 2**40, 2**53 + 1]
 FLOATS = [0.5, -2.5, 3.0, 0.1, -0.0, 1e-300, 1e300, 2.25]
@@ -172,7 +177,7 @@ def test_engine_traps_are_avoided(meta_path: str, spec: dict, expected: Any) -> 
 def test_regex_like_on_a_sparse_json_key_still_fails_on_the_engine(meta_path: str) -> None:
     """Documents the limit: if the engine starts accepting this, widen the safe LIKE shapes."""
     with pytest.raises(QueryError, match="Key not found"):
-        _engine_ids(meta_path, filters.from_dict({"k": {"$like": "a%"}}, json_column="meta"))
+        _engine_ids(meta_path, filters.from_dict({"k": {"$like": "%.txt"}}, json_column="meta"))
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +214,9 @@ def columns_path(tmp_path_factory: pytest.TempPathFactory) -> str:
         ({"lang": {"$like": "a\\_b%"}}, [4]),
         ({"lang": {"$like": "x%"}}, [6]),
         ({"lang": {"$contains": "b.t"}}, [4]),
+        ({"lang": {"$like": "a%"}}, [4, 7]),
+        ({"year": {"$exists": True}}, list(range(8))),
+        ({"year": {"$exists": False}}, []),
         ({}, list(range(8))),
         ({"$or": []}, []),
         ({"$nor": [{"lang": "en"}, {"lang": "de"}]}, [3, 4, 6, 7]),
@@ -405,3 +413,13 @@ def test_like_pattern_model() -> None:
     assert like_pattern("é") == "\\x{e9}"
     with pytest.raises(InvalidValueError):
         like_pattern("a\\")
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize(
+    "pattern", ["x\ud7ff%", "a\U0010ffff%", "\U0010ffff%", "ab\uffff%", "a%", "x%", "%", "it%"]
+)
+def test_prefix_ranges_on_a_sparse_key(meta_path: str, pattern: str) -> None:
+    spec = {"k": {"$like": pattern}}
+    expected = [i for i, row in enumerate(ROWS) if matches(row, spec)]
+    assert _engine_ids(meta_path, filters.from_dict(spec, json_column="meta")) == expected

@@ -318,7 +318,11 @@ _words = st.one_of(
 ).filter(lambda s: any(c.isalnum() for c in s))
 _plain_words = _words.map(lambda s: s.replace("%", "").replace("_", "") or "a")
 _safe_likes = st.one_of(
-    st.sampled_from(["%", "", "a", "a.txt"]), _plain_words, _plain_words.map(lambda s: f"%{s}%")
+    st.sampled_from(["%", "", "a", "a.txt", "a%", "ab%", "it%", "x\n%", "😀%"]),
+    _plain_words,
+    _plain_words.map(lambda s: f"%{s}%"),
+    _plain_words.map(lambda s: f"{s}%"),
+    st.text(alphabet="ab.'é😀\n \U0010ffff", min_size=1, max_size=3).map(lambda s: s + "%"),
 )
 _regex_likes = st.one_of(
     st.sampled_from(["a%", "%.txt", "_", "a_b", "%\\%%", "a\\_b", "x_y", "%t_t", "_%"]),
