@@ -337,7 +337,13 @@ class _Field:
         if not values:
             return _false()
         if not self.json:
-            return _guard(self.path, lambda: self.expr.isin(values))
+            # the engine fails on a bool inside IN ("std::get: wrong index for variant", probed
+            # on a Bool column and on JSON), so bools become = TRUE / = FALSE
+            plain = [v for v in values if not isinstance(v, bool)]
+            bools = [v for v in dict.fromkeys(values) if isinstance(v, bool)]
+            parts = [_guard(self.path, lambda: self.expr.isin(plain))] if plain else []
+            parts.extend(self.eq(v) for v in bools)
+            return _or(parts)
         strings = [v for v in values if isinstance(v, str)]
         others = [v for v in values if not isinstance(v, str)]
         parts: list[Expr] = []
