@@ -341,9 +341,9 @@ class _Field:
             # on a Bool column and on JSON), so bools become = TRUE / = FALSE
             plain = [v for v in values if not isinstance(v, bool)]
             bools = [v for v in dict.fromkeys(values) if isinstance(v, bool)]
-            parts = [_guard(self.path, lambda: self.expr.isin(plain))] if plain else []
-            parts.extend(self.eq(v) for v in bools)
-            return _or(parts)
+            column_parts = [_guard(self.path, lambda: self.expr.isin(plain))] if plain else []
+            column_parts.extend(self.eq(v) for v in bools)
+            return _or(column_parts)
         strings = [v for v in values if isinstance(v, str)]
         others = [v for v in values if not isinstance(v, str)]
         parts: list[Expr] = []
