@@ -41,6 +41,7 @@ from tqlbuilder.tree.expr import Expr, OrderKey, col
 __all__ = [
     "AWKWARD_NAMES",
     "INT64",
+    "TRICKY_VALUES",
     "conditions",
     "filter_dicts",
     "floats32",
@@ -86,7 +87,8 @@ AWKWARD_NAMES = [
 
 
 def _valid_name(name: str) -> bool:
-    return bool(name) and not any(c in name for c in '"\n\r\x00')
+    # "*" is excluded: select("*") means every column, so it cannot name one
+    return bool(name) and name != "*" and not any(c in name for c in '"\n\r\x00')
 
 
 names = st.one_of(
@@ -316,7 +318,11 @@ _words = st.one_of(
 ).filter(lambda s: any(c.isalnum() for c in s))
 _plain_words = _words.map(lambda s: s.replace("%", "").replace("_", "") or "a")
 _safe_likes = st.one_of(
-    st.sampled_from(["%", "", "a", "a.txt"]), _plain_words, _plain_words.map(lambda s: f"%{s}%")
+    st.sampled_from(["%", "", "a", "a.txt", "a%", "ab%", "it%", "x\n%", "😀%"]),
+    _plain_words,
+    _plain_words.map(lambda s: f"%{s}%"),
+    _plain_words.map(lambda s: f"{s}%"),
+    st.text(alphabet="ab.'é😀\n \U0010ffff", min_size=1, max_size=3).map(lambda s: s + "%"),
 )
 _regex_likes = st.one_of(
     st.sampled_from(["a%", "%.txt", "_", "a_b", "%\\%%", "a\\_b", "x_y", "%t_t", "_%"]),
