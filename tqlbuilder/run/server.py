@@ -498,7 +498,12 @@ class _HTTPServer:
                     conn.sock.shutdown(socket.SHUT_RDWR)  # its handler's read fails at once
 
     def _close(self, conn: _Connection) -> None:
+        """Close for real: the handler's file objects hold the socket open until they close."""
         conn.closed = True
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            conn.handler.finish()
         with contextlib.suppress(OSError):
             conn.sock.close()
 
@@ -525,8 +530,6 @@ class _HTTPServer:
                 _log.exception("unexpected error while serving a connection")
                 conn.handler.close_connection = True
             if conn.handler.close_connection or self._stopping.is_set():
-                with contextlib.suppress(Exception):
-                    conn.handler.finish()
                 self._close(conn)
             self._returned.put(conn)
             with contextlib.suppress(OSError):
