@@ -9,6 +9,7 @@ bounded in count and every wait in time.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import threading
@@ -158,6 +159,16 @@ def test_a_hanging_query_times_out_while_other_clients_are_served(server: QueryS
     (answer,) = answers
     assert answer.status_code == 504
     assert "time limit of 3 s" in answer.json()["message"]
+
+
+def test_a_runaway_query_is_answered_500_at_the_memory_limit(root: Path, unchecked: None) -> None:
+    with QueryServer(
+        root, token=TOKEN, workers=1, query_timeout=120.0, memory_limit=300 * 2**20
+    ) as srv:
+        response = post(srv.url, HANG_QUERY, timeout=120)
+        assert response.status_code == 500
+        assert "memory limit of 300 MiB" in response.json()["message"]
+        assert post(srv.url, OK_QUERY).status_code == 200
 
 
 def test_saturated_server_answers_503_with_retry_after(root: Path, unchecked: None) -> None:
@@ -318,6 +329,14 @@ def test_headers_over_the_cap_are_431(server: QueryServer) -> None:
     assert rest == b""
 
 
+def test_stdlib_request_limits_still_hold(server: QueryServer) -> None:
+    long_line = f"POST /{'a' * 70_000} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    assert exchange(server.url, long_line)[0] == 414
+    many = "".join(f"X-{i}: v\r\n" for i in range(150))  # over the stdlib's 100 headers
+    status, _, _, rest = exchange(server.url, request_bytes(OK_QUERY, extra=many))
+    assert status == 431 and rest == b""
+
+
 def test_missing_dataset_is_404_not_found(server: QueryServer) -> None:
     response = post(server.url, 'SELECT * FROM "hub://org/no_such_dataset"')
     assert response.status_code == 404
@@ -419,3 +438,26 @@ def test_server_process_survives_a_crash_and_sigterm_mid_query_stops_it_within_5
             break
         time.sleep(0.1)
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "workers are gone"
+
+
+def test_killing_the_server_process_leaves_no_worker_behind(root: Path) -> None:
+    process = ServerProcess(root, token=TOKEN, extra_args=("--workers", "2"), unchecked=True)
+    workers = child_pids(process.process.pid)
+    assert len(workers) == 2
+    hanging = threading.Thread(target=lambda: _quietly(post, process.url, HANG_QUERY))
+    hanging.start()  # one worker hangs (holding the GIL, deaf to its pipe)
+    hanging.join(1.0)
+    process.process.kill()  # no chance to clean up: the workers must go by themselves
+    assert process.stop() == -signal.SIGKILL
+    hanging.join(10)
+    for _ in range(50):  # bounded: up to 5 s
+        if not any(Path(f"/proc/{pid}").exists() for pid in workers):
+            break
+        time.sleep(0.1)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not alive, f"orphaned workers: {alive}"
+
+
+def _quietly(function: Any, *args: Any) -> None:
+    with contextlib.suppress(requests.RequestException):
+        function(*args)

@@ -270,6 +270,7 @@ class _Slot:
                     [sys.executable, "-c", _BOOTSTRAP, str(child_sock.fileno())],
                     pass_fds=(child_sock.fileno(),),
                     stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,  # the server's stdout carries its "Serving on" line
                 )
                 self.process, self.conn = process, parent
         except (OSError, ValueError) as exc:
