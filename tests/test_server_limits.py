@@ -274,6 +274,28 @@ def test_a_request_trickled_too_slowly_is_cut_off(server: QueryServer) -> None:
     assert post(server.url, OK_QUERY).status_code == 200
 
 
+def test_clients_trickling_their_headers_hold_no_handler_thread(root: Path) -> None:
+    """17 handler threads here (1 worker + 0 queue + 16); 40 slow heads must not starve a request.
+
+    Were a slow head to hold a thread, the real request would wait for the 30 s request timeout.
+    """
+    with QueryServer(
+        root, token=TOKEN, workers=1, max_queue=0, memory_limit=None, request_timeout=30.0
+    ) as srv:
+        slow = [socket.create_connection(address(srv.url), timeout=10) for _ in range(40)]
+        try:
+            for sock in slow:
+                sock.sendall(b"POST /api/query/v1 HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.3)
+            for _ in range(3):
+                assert post(srv.url, OK_QUERY, timeout=5.0).status_code == 200
+            slow[0].sendall(request_bytes(OK_QUERY)[len(b"POST /api/query/v1 HTTP/1.1\r\n") :])
+            assert read_response(slow[0].makefile("rb"))[0] == 200  # a slow head still works
+        finally:
+            for sock in slow:
+                sock.close()
+
+
 def test_pipelined_requests_are_all_answered(server: QueryServer) -> None:
     queries = [f'SELECT id FROM "{DOCS_PATH}" WHERE id = {i}' for i in range(3)]
     with socket.create_connection(address(server.url), timeout=10) as sock:
