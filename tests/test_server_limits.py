@@ -369,6 +369,44 @@ def test_missing_dataset_is_404_not_found(server: QueryServer) -> None:
 
 
 @pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (("--workers", "0"), "workers"),
+        (("--max-connections", "0"), "max_connections"),
+        (("--idle-timeout", "-1"), "idle_timeout"),
+    ],
+)
+def test_command_line_refuses_bad_limits(
+    root: Path, flags: tuple[str, ...], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tqlbuilder.server import main
+
+    assert main(["--root", str(root), *flags]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_command_line_documents_every_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    from tqlbuilder.server import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for flag in (
+        "--no-isolate",
+        "--workers",
+        "--query-timeout",
+        "--memory-limit-mb",
+        "--max-queue",
+        "--max-connections",
+        "--idle-timeout",
+        "--request-timeout",
+        "--max-header-bytes",
+        "--max-body-bytes",
+    ):
+        assert flag in text
+
+
+@pytest.mark.parametrize(
     "kwargs",
     [
         {"workers": 0},
