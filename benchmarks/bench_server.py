@@ -20,10 +20,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks._harness import REPO_ROOT, Row, Settings, compare, format_ns, status
+from benchmarks._harness import (
+    REPO_ROOT,
+    Comparison,
+    Row,
+    Settings,
+    compare,
+    format_ns,
+    status,
+)
 from tqlbuilder import LocalExecutor, RestExecutor
 
-__all__ = ["QUERIES", "make_dataset", "run", "running_query_server"]
+__all__ = ["LARGE_QUERY", "QUERIES", "make_dataset", "run", "running_query_server"]
 
 TOKEN = "bench-token"
 ROWS = 200
@@ -36,6 +44,7 @@ QUERIES = [
     + ", ".join(["0.25"] * DIM)
     + ']) AS score FROM "hub://org/docs") ORDER BY score DESC LIMIT 5',
 ]
+LARGE_QUERY = 'SELECT * FROM "hub://org/docs"'
 CLIENT_THREADS = 8
 SERVER_WORKERS = 2
 
@@ -108,17 +117,42 @@ def running_query_server(root: Path, *, isolate: bool) -> Iterator[str]:
 
 def check_equivalent(root: Path, urls: dict[str, str]) -> None:
     """Raise AssertionError unless every server returns LocalExecutor's results."""
-    expected = [LocalExecutor(root).execute(query) for query in QUERIES]
+    queries = [*QUERIES, LARGE_QUERY]
+    expected = [LocalExecutor(root).execute(query) for query in queries]
     for name, url in urls.items():
         with RestExecutor(TOKEN, url=url) as rest:
-            got = rest.execute_many(QUERIES, max_workers=CLIENT_THREADS)
+            got = rest.execute_many(queries, max_workers=CLIENT_THREADS)
         if got != expected:
             raise AssertionError(f"figure 7: the {name} server's results differ from local ones")
 
 
+def _row(result: Comparison, n: int, what: str) -> Row:
+    ratio = result.speedup("in-process", "isolated")  # in-process time / isolated time
+    per_second = {name: n / (result.median(name) / 1e9) for name in result.samples}
+    return Row(
+        figure="7",
+        case=(
+            f"local server throughput, isolated vs in-process: {what} ({n} queries, "
+            f"{CLIENT_THREADS} client threads, {SERVER_WORKERS} workers)"
+        ),
+        baseline=f"in-process {per_second['in-process']:.0f} q/s",
+        candidate=f"isolated {per_second['isolated']:.0f} q/s",
+        result=f"{ratio:.2f}x the throughput",
+        target="-",
+        status=status(None),
+        value=ratio,
+        notes=[
+            "per query, median round: "
+            + ", ".join(f"{name} {format_ns(result.median(name) / n)}" for name in per_second),
+        ],
+    )
+
+
 def run(settings: Settings) -> list[Row]:
-    """Throughput of the isolated server relative to the in-process one."""
-    batch = QUERIES * max(2, settings.concurrent_queries // len(QUERIES) * 2)
+    """Throughput of the isolated server relative to the in-process one: small, large results."""
+    small = QUERIES * max(2, settings.concurrent_queries // len(QUERIES) * 2)
+    large = [LARGE_QUERY] * max(2, settings.concurrent_queries // 2)
+    rows = []
     with tempfile.TemporaryDirectory(prefix="tqlbuilder-bench-server-") as folder:
         root = make_dataset(Path(folder) / "root")
         with (
@@ -128,36 +162,23 @@ def run(settings: Settings) -> list[Row]:
             RestExecutor(TOKEN, url=isolated_url) as isolated,
         ):
             check_equivalent(root, {"in-process": plain_url, "isolated": isolated_url})
-            result = compare(
-                {
-                    "in-process": lambda: plain.execute_many(batch, max_workers=CLIENT_THREADS),
-                    "isolated": lambda: isolated.execute_many(batch, max_workers=CLIENT_THREADS),
-                },
-                rounds=settings.slow_rounds,
-                batch_ns=0,
-                reps={"in-process": 1, "isolated": 1},
-            )
-    n = len(batch)
-    ratio = result.speedup("in-process", "isolated")  # in-process time / isolated time
-    per_second = {name: n / (result.median(name) / 1e9) for name in result.samples}
-    return [
-        Row(
-            figure="7",
-            case=(
-                f"local server throughput, isolated vs in-process ({n} queries, "
-                f"{CLIENT_THREADS} client threads, {SERVER_WORKERS} workers)"
-            ),
-            baseline=f"in-process {per_second['in-process']:.0f} q/s",
-            candidate=f"isolated {per_second['isolated']:.0f} q/s",
-            result=f"{ratio:.2f}x the throughput",
-            target="-",
-            status=status(None),
-            value=ratio,
-            notes=[
-                "per query, median round: "
-                + ", ".join(f"{name} {format_ns(result.median(name) / n)}" for name in per_second),
-                "isolation: each query runs in a supervised worker process (crash -> 500, "
-                "timeout -> 504, memory limit -> 500); in-process: an engine crash ends the server",
-            ],
-        )
-    ]
+            for batch, what in ((small, "small results"), (large, f"all {ROWS} rows")):
+                result = compare(
+                    {
+                        "in-process": lambda b=batch: plain.execute_many(
+                            b, max_workers=CLIENT_THREADS
+                        ),
+                        "isolated": lambda b=batch: isolated.execute_many(
+                            b, max_workers=CLIENT_THREADS
+                        ),
+                    },
+                    rounds=settings.slow_rounds,
+                    batch_ns=0,
+                    reps={"in-process": 1, "isolated": 1},
+                )
+                rows.append(_row(result, len(batch), what))
+    rows[0].notes.append(
+        "isolation: each query runs in a supervised worker process (crash -> 500, timeout -> "
+        "504, memory limit -> 500); in-process, an engine crash ends the server"
+    )
+    return rows
