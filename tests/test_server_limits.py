@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests._datasets import DOCS_PATH, N_DOCS, TAGS_PATH, make_datasets
 from tests._servers import (
@@ -521,3 +523,53 @@ def test_killing_the_server_process_leaves_no_worker_behind(root: Path) -> None:
 def _quietly(function: Any, *args: Any) -> None:
     with contextlib.suppress(requests.RequestException):
         function(*args)
+
+
+# ---------------------------------------------------------------------- hostile bytes
+
+_METHODS = st.sampled_from(["POST", "GET", "PUT", "XYZ", "post", "", "POST POST"])
+_PATHS = st.sampled_from(["/api/query/v1", "/", "/api/query/v1?x=1", "*", "/%00", "x" * 300])
+_VERSIONS = st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1x", "", "HTTP/0.9"])
+_HEADER_NAMES = st.sampled_from(
+    ["Content-Length", "Transfer-Encoding", "Authorization", "Connection", "Expect", "X-A"]
+)
+_HEADER_VALUES = st.one_of(
+    st.sampled_from(
+        ["0", "5", "17", "-1", "5, 5", "chunked", "close", "keep-alive", "100-continue"]
+    ),
+    st.just(f"Bearer {TOKEN}"),
+    st.text(st.characters(min_codepoint=1, max_codepoint=0x2FF), max_size=20),
+)
+
+
+@st.composite
+def hostile_requests(draw: st.DrawFn) -> bytes:
+    line = f"{draw(_METHODS)} {draw(_PATHS)} {draw(_VERSIONS)}"
+    headers = draw(st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=6))
+    head = "\r\n".join([line, *(f"{name}: {value}" for name, value in headers)])
+    body = draw(st.one_of(st.binary(max_size=40), st.just(orjson.dumps({"query": OK_QUERY}))))
+    ending = draw(st.sampled_from(["\r\n\r\n", "\n\n", "\r\n", ""]))
+    return head.encode("utf-8", "replace") + ending.encode() + body
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=hostile_requests())
+def test_hostile_bytes_get_an_answer_or_a_close_never_a_crash(
+    server: QueryServer, data: bytes
+) -> None:
+    with socket.create_connection(address(server.url), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)  # nothing more is coming
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):  # the server answers and/or closes (<= 1 s)
+                received += chunk
+    if received:
+        assert received.startswith(b"HTTP/1.1 "), received[:80]
+        status = int(received.split(b" ", 2)[1])
+        assert status != 500, received
+    assert post(server.url, OK_QUERY, timeout=10).status_code == 200
