@@ -42,6 +42,7 @@ from tqlbuilder.errors import (
     ExecutionError,
     InvalidValueError,
     ServerError,
+    UnsupportedTypeError,
 )
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "EngineTimeoutError",
     "Outcome",
     "default_workers",
+    "pool_option",
 ]
 
 DEFAULT_QUERY_TIMEOUT = 30.0
@@ -74,6 +76,21 @@ class EngineTimeoutError(ServerError):
 
 class EngineMemoryError(ServerError):
     """The query's worker passed the memory limit; it was killed and replaced."""
+
+
+def pool_option(isolate: object) -> tuple[EnginePool, bool]:
+    """``LocalExecutor(isolate=...)``: a new pool it owns (True) or the given one (not owned).
+
+    Raises:
+        UnsupportedTypeError: ``isolate`` is neither a bool nor an EnginePool.
+    """
+    if isolate is True:
+        return EnginePool(), True
+    if isinstance(isolate, EnginePool):
+        return isolate, False
+    raise UnsupportedTypeError(
+        f"isolate must be a bool or an EnginePool, not {type(isolate).__name__}"
+    )
 
 
 def default_workers() -> int:
@@ -191,6 +208,18 @@ class EnginePool:
     def run(self, text: str, *, query: str | None = None) -> Outcome:
         """:meth:`submit` and wait for the outcome (raising what the Future holds)."""
         return self.submit(text, query=query).result()
+
+    def materialise(
+        self, text: str, *, query: str | None = None
+    ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
+        """:meth:`run`, with an engine error raised as ``RuntimeError`` (as the engine does).
+
+        Returns ``(names, columns, length)``, what LocalExecutor reads in-process.
+        """
+        outcome = self.run(text, query=query)
+        if isinstance(outcome, str):
+            raise RuntimeError(outcome)
+        return outcome
 
     def close(self) -> None:
         """Kill the workers, fail unfinished queries with ServerError, join threads. Idempotent."""
