@@ -27,6 +27,7 @@ from benchmarks import (
     bench_import,
     bench_memory,
     bench_rest,
+    bench_server,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, compare
@@ -172,6 +173,17 @@ def test_memory_figure_runs() -> None:
         lambda: bench_vector.candidate(bench_vector.embedding(8))
     )
     assert peak > 0 and length > 0
+
+
+# --------------------------------------------------------------------------- figure 7
+
+
+@pytest.mark.engine
+def test_server_figure_runs_and_both_servers_agree_with_local() -> None:
+    pytest.importorskip("deeplake")
+    rows = bench_server.run(TINY)  # check_equivalent runs first and raises on any difference
+    _check_rows(rows, "7")
+    assert len(rows) == 2 and all(row.value > 0 for row in rows)
 
 
 # --------------------------------------------------------------------------- the script
