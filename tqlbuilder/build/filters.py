@@ -46,10 +46,12 @@ from tqlbuilder.tree.expr import (
     Like,
     Literal,
     Not,
+    Verbatim,
     col,
     lit,
 )
 from tqlbuilder.tree.literals import render_scalar, render_string
+from tqlbuilder.tree.walk import reads_json
 
 __all__ = ["from_dict", "from_metadata_filters", "like_pattern"]
 
@@ -569,7 +571,10 @@ $not); did you mean '$gte'?
     """
     if json_column is not None:
         _guard("json_column", lambda: col(json_column))
-    return _Translator(json_column).filter(spec, "filter")
+    condition = _Translator(json_column).filter(spec, "filter")
+    # the forms above already say exactly what the engine should do on missing keys and mixed
+    # types (Mongo semantics); keep the compiler's SQL-null rewrite of JSON keys away from them
+    return Verbatim(condition) if reads_json(condition) else condition
 
 
 # =========================================================================== LlamaIndex

@@ -48,35 +48,14 @@ from tqlbuilder.tree.expr import (
     Subscript,
     as_literal,
 )
+from tqlbuilder.tree.walk import reads_json
 
-__all__ = ["like_keys", "lower_conditions", "reads_json"]
+__all__ = ["like_keys", "lower_conditions"]
 
 _LOWEST = as_literal(-sys.float_info.max, argument="JSON number guard")
 _EMPTY = as_literal("", argument="JSON string guard")
 _NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _MIRROR = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
-def reads_json(expr: Expr) -> bool:
-    """Whether ``expr`` reads a JSON key anywhere inside."""
-    stack: list[object] = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Subscript):
-            if node.json_key:
-                return True
-            stack.append(node.operand)
-        elif isinstance(node, BoolOp):
-            stack.extend(node.operands)
-        elif isinstance(node, Binary):
-            stack.extend((node.left, node.right))
-        elif isinstance(node, Between):
-            stack.extend((node.operand, node.low, node.high))
-        elif isinstance(node, Func):
-            stack.extend(arg for arg in node.args if isinstance(arg, Expr))
-        elif isinstance(node, (Not, Neg, InList, Like, IsNull)):
-            stack.append(node.operand)
-    return False
 
 
 def lower_conditions(conditions: Iterable[Expr]) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:

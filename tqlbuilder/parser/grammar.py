@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import attrs
 
-from tqlbuilder.compiler.json_nulls import reads_json
 from tqlbuilder.engine.lexicon import (
     JOIN_WORDS,
 )
@@ -35,6 +34,7 @@ from tqlbuilder.tree.sources import (
     Dataset,
     Sampling,
 )
+from tqlbuilder.tree.walk import reads_json
 
 __all__ = ["Parser"]
 

@@ -29,7 +29,7 @@ from tqlbuilder.tree.expr import (
     WeightPair,
 )
 
-__all__ = ["calls_any", "output_names", "referenced_columns"]
+__all__ = ["calls_any", "output_names", "reads_json", "referenced_columns"]
 
 
 def referenced_columns(expr: Expr | WeightPair) -> set[str]:
@@ -86,5 +86,27 @@ def calls_any(expr: Expr | WeightPair, names: frozenset[str]) -> bool:
         elif isinstance(node, Between):
             stack.extend((node.operand, node.low, node.high))
         elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias, Verbatim)):
+            stack.append(node.operand)
+    return False
+
+
+def reads_json(expr: Expr) -> bool:
+    """Whether ``expr`` reads a JSON key anywhere inside (a :class:`Verbatim` is opaque)."""
+    stack: list[object] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Subscript):
+            if node.json_key:
+                return True
+            stack.append(node.operand)
+        elif isinstance(node, BoolOp):
+            stack.extend(node.operands)
+        elif isinstance(node, Binary):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, Between):
+            stack.extend((node.operand, node.low, node.high))
+        elif isinstance(node, Func):
+            stack.extend(arg for arg in node.args if isinstance(arg, Expr))
+        elif isinstance(node, (Not, Neg, InList, Like, IsNull)):
             stack.append(node.operand)
     return False
