@@ -223,8 +223,10 @@ class Expr:
     def contains(self, value: Any) -> Expr:
         """``CONTAINS(x, value)``: substring of text / JSON strings, or array membership.
 
-        A string with no word character (``''``, ``' '``, ``'!!'``) is refused: on a column
-        with a text index the engine process dies on it (SIGSEGV).
+        A string with no word character (``''``, ``' '``, ``'!!'``, ``'²'``) is refused: on a
+        column with a text index the engine process dies on it (SIGSEGV). Word characters are
+        the engine's, probed for every code point: Unicode 15.1 letters and decimal digits
+        (``tqlbuilder/engine/words.py``).
         """
         if isinstance(value, str) and not has_word_token(value):
             raise InvalidValueError(

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from tqlbuilder.engine.words import has_engine_word
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
 from tqlbuilder.text.lexer import RESERVED_WORDS
 
@@ -37,7 +38,6 @@ _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # words that cannot be bare names: the reserved words, and CHARACTER (it starts CHARACTER VARYING)
 _NOT_BARE = RESERVED_WORDS | {"CHARACTER"}
-_WORD = re.compile(r"[^\W_]")  # a letter or digit; "_" alone crashes the engine too
 _ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 # an element orjson writes positionally although numpy (and TQL) allow the shorter exponent form
 _SMALL_POSITIONAL = re.compile(rb"(-?)0\.(0+)([1-9])([0-9]*)")
@@ -125,8 +125,12 @@ def render_string(value: str, *, argument: str = "value") -> str:
 
 
 def has_word_token(text: str) -> bool:
-    """True when ``text`` has a letter or digit (what a text index tokenises; ``_`` is not)."""
-    return _WORD.search(text) is not None
+    """True when ``text`` has a word the engine's text index recognises (engine/words.py).
+
+    That is a Unicode 15.1 letter or decimal digit: not ``_``, and not the other numerals
+    (``²``, ``½``, ``Ⅷ``) that Python's ``isalnum`` accepts.
+    """
+    return has_engine_word(text)
 
 
 def _check_int(value: int, argument: str) -> str:
