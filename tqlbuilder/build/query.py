@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from tqlbuilder.engine.sampling import SAMPLE_GUARD_ADVICE, sample_can_exhaust_memory
 from tqlbuilder.tree.sources import (
     METRICS,
     Dataset,
@@ -35,6 +36,7 @@ from tqlbuilder.tree.expr import (
     Literal,
     OrderKey,
     Star,
+    WeightPair,
     as_condition,
     as_expr,
     as_literal,
@@ -120,6 +122,25 @@ def _order_key(key: object, position: int) -> OrderKey:
             "this does not shuffle reliably; use .sample_by(1, limit=n) to draw random rows"
         )
     return order
+
+
+def _weight_nonzero_everywhere(weight: Expr) -> bool:
+    """A positive constant, or MAX_WEIGHT/SUM_WEIGHT with a ``(True, w > 0)`` pair.
+
+    The builder refuses negative weights, so a positive catch-all pair keeps every row's weight
+    above zero (engine/sampling.py has the rule and the probe behind it).
+    """
+    if isinstance(weight, Literal):
+        return not isinstance(weight.value, (str, bool)) and weight.value > 0
+    if isinstance(weight, Func) and weight.name in ("MAX_WEIGHT", "SUM_WEIGHT"):
+        return any(
+            isinstance(pair, WeightPair)
+            and isinstance(pair.condition, Literal)
+            and pair.condition.value is True
+            and pair.weight.value > 0
+            for pair in weight.args
+        )
+    return False
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -300,6 +321,13 @@ class Query:
         ``weights`` is a positive number, a column or expression, or ``F.max_weight(...)`` /
         ``F.sum_weight(...)``. ``replace=False`` (the default here; the engine's default is
         with replacement) never repeats a row. ``limit`` is the number of draws.
+
+        ``replace=True`` needs a weight that is provably non-zero: a positive constant, or
+        ``F.max_weight`` / ``F.sum_weight`` with a catch-all pair ``(True, w)``; any other weight
+        raises :class:`UnsupportedConstructError`, because the engine allocates memory without
+        bound when every row's weight is zero (``tqlbuilder/engine/sampling.py``; pinned by
+        ``tests/test_engine_fatal.py``). ``replace=False`` never hangs: with all-zero weights
+        the engine returns the first rows in dataset order.
         """
         weight = (
             as_value(weights, argument="weights")
@@ -313,6 +341,12 @@ class Query:
             )
         if not isinstance(replace, bool):
             raise UnsupportedTypeError(f"replace must be a bool, got {type(replace).__name__}")
+        if sample_can_exhaust_memory(
+            replace=replace, weight_nonzero_somewhere=_weight_nonzero_everywhere(weight)
+        ):
+            raise UnsupportedConstructError(
+                f"sample_by(..., replace=True) with weight {weight.to_tql()}: {SAMPLE_GUARD_ADVICE}"
+            )
         draws = None if limit is None else _count(limit, "limit")
         return self._replace(sampling=Sampling(weight, replace, draws))
 
