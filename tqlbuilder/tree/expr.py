@@ -217,8 +217,22 @@ class Expr:
         return InList(self, *_in_values(values), True)
 
     def between(self, low: Any, high: Any) -> Expr:
-        """``x BETWEEN low AND high``, inclusive at both ends."""
-        return Between(self, as_value(low, argument="low"), as_value(high, argument="high"))
+        """``x BETWEEN low AND high``, inclusive at both ends.
+
+        The engine runs ``BETWEEN`` only on a column or JSON key with literal bounds: on an
+        array element or slice (``e[0] BETWEEN 0.5 AND 1.0``) the process dies (SIGSEGV), on
+        any other expression or with a column as a bound it fails (deeplake 4.7.4,
+        ``tests/probes/array_elements.py``). Everything else compiles to the same test written
+        as ``(x >= low) AND (x <= high)``.
+        """
+        low_value = as_value(low, argument="low")
+        high_value = as_value(high, argument="high")
+        native = (isinstance(self, Column) or (isinstance(self, Subscript) and self.json_key)) and (
+            isinstance(low_value, Literal) and isinstance(high_value, Literal)
+        )
+        if native:
+            return Between(self, low_value, high_value)
+        return (self >= low_value) & (self <= high_value)
 
     def contains(self, value: Any) -> Expr:
         """``CONTAINS(x, value)``: substring of text / JSON strings, or array membership.
@@ -231,7 +245,8 @@ class Expr:
         if isinstance(value, str) and not has_word_token(value):
             raise InvalidValueError(
                 f"contains() value {value!r} has no word character: on an indexed text column "
-                "the engine crashes on such input; pass text with at least one letter or digit"
+                "the engine crashes on such input; pass text with at least one letter or decimal "
+                "digit (superscripts, fractions, Roman numerals and '_' are not words to it)"
             )
         return Func("CONTAINS", (self, as_value(value, argument="contains() value")))
 
