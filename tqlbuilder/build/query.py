@@ -45,7 +45,7 @@ from tqlbuilder.tree.expr import (
 from tqlbuilder.tree.expr import (
     vector as make_vector,
 )
-from tqlbuilder.tree.literals import INT64_MAX, render_identifier
+from tqlbuilder.tree.literals import INT64_MAX, check_cosine_query, render_identifier
 
 __all__ = ["Query", "select"]
 
@@ -236,6 +236,8 @@ class Query:
             query_vector: Expr = vector
         else:
             query_vector = make_vector(vector, ndim=spec.ndim, argument="vector")
+            if spec.name == "cosine":
+                check_cosine_query(vector, argument="vector")
         if not isinstance(alias, str):
             raise UnsupportedTypeError(f"alias must be a str, got {type(alias).__name__}")
         names = {_output_name(item) for item in self.items}
