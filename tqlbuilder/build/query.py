@@ -12,6 +12,7 @@ never change a query someone else holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -36,6 +37,7 @@ from tqlbuilder.tree.expr import (
     Literal,
     OrderKey,
     Star,
+    Subscript,
     WeightPair,
     as_condition,
     as_expr,
@@ -92,9 +94,49 @@ def _output_name(item: Expr) -> str | None:
     return None
 
 
+def _nodes(node: object) -> Iterator[object]:
+    """``node`` and every expression node below it (depth first)."""
+    yield node
+    if isinstance(node, (Expr, WeightPair, OrderKey)):
+        fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(type(node))  # type: ignore[arg-type]
+        for field in fields:
+            value = getattr(node, field.name)
+            for child in value if isinstance(value, tuple) else (value,):
+                yield from _nodes(child)
+
+
+def _json_list_index(node: object) -> Subscript | None:
+    """The first ``x['key'][i]`` (an index into a JSON value) inside ``node``, if any."""
+    for inner in _nodes(node):
+        if isinstance(inner, Subscript) and not inner.json_key:
+            operand = inner.operand
+            if isinstance(operand, Subscript) and operand.json_key:
+                return inner
+    return None
+
+
+def _calls_random(node: object) -> bool:
+    return any(isinstance(inner, Func) and inner.name == "RANDOM" for inner in _nodes(node))
+
+
 def _check_items(items: tuple[Expr, ...]) -> None:
     seen: set[str] = set()
-    for item in items:
+    for position, item in enumerate(items):
+        if _calls_random(item):
+            raise UnsupportedConstructError(
+                f"select item {position} uses F.random(): as a value RANDOM() gives garbage on "
+                "the engine (repeating, address-like numbers, not random ones; deeplake 4.7.4), "
+                "although ORDER BY RANDOM() shuffles correctly; use .order_by(F.random()) to "
+                "shuffle or .sample_by(1, limit=n) to draw rows"
+            )
+        indexed = _json_list_index(item)
+        if indexed is not None:
+            raise UnsupportedConstructError(
+                f"select item {position} indexes a JSON list ({indexed.to_tql()}): the engine "
+                'rejects that in a select list ("String subscript can be applied to Json data '
+                'only.", deeplake 4.7.4), although WHERE and ORDER BY accept it; select the '
+                "whole list and index it in Python"
+            )
         name = _output_name(item)
         if name is None:
             continue
@@ -115,11 +157,6 @@ def _order_key(key: object, position: int) -> OrderKey:
         raise UnsupportedTypeError(
             f"order_by key {position} must be a column name, an expression or "
             f"col(...).asc()/.desc(), got {type(key).__name__}: {key!r}"
-        )
-    if isinstance(order.expr, Func) and order.expr.name == "RANDOM":
-        raise UnsupportedConstructError(
-            "order_by(F.random()): RANDOM() gives one value for every row on the engine, so "
-            "this does not shuffle reliably; use .sample_by(1, limit=n) to draw random rows"
         )
     return order
 

@@ -301,6 +301,15 @@ class Expr:
                 "chained tensor subscripts such as x[0][1] come out transposed on the engine; "
                 "index once with a tuple: x[0, 1]"
             )
+        if (
+            isinstance(self, Subscript)
+            and self.json_key
+            and (len(items) > 1 or isinstance(items[0], slice))
+        ):
+            raise UnsupportedConstructError(
+                "a slice or tuple index on a JSON value fails on the engine (\"Slicing can't be "
+                "applied to Json data\"); index a JSON list with one int, e.g. x['tags'][0]"
+            )
         return Subscript(self, tuple(_index_item(i) for i in items), False)
 
 

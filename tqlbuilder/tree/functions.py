@@ -231,7 +231,12 @@ def row_number() -> Func:
 
 
 def random() -> Func:
-    """``RANDOM()``: a random integer. Not usable as a sort key; use ``sample_by`` to draw rows."""
+    """``RANDOM()``: a sort key that shuffles: ``order_by(F.random())``.
+
+    ``ORDER BY RANDOM()`` returns every row in a new random order on each run (re-probed on
+    deeplake 4.7.4, ``tests/test_engine_fatal.py::test_order_by_random_shuffles``). As a value
+    (in a select list) it gives garbage, so the builder refuses it there.
+    """
     return _call("RANDOM")
 
 
