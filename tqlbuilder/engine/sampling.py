@@ -16,6 +16,9 @@ Probed on deeplake 4.7.4 by ``tests/probes/sampling.py`` (results in
   dataset order (``SAMPLE BY 0 REPLACE FALSE LIMIT 2`` gives rows 0 and 1), and once the
   rows with a non-zero weight are drawn it fills up with zero-weight rows in order.
 * Input of one row never hangs; input of no rows fails loudly (``Can't sample empty column.``).
+  When the WHERE keeps only rows of weight zero but other rows of the dataset weigh more
+  (``WHERE id < 3 SAMPLE BY id > 5``), it does not hang either, but every draw is the first
+  kept row (``[0, 0, 0]``): silently not random.
 
 So ``REPLACE FALSE`` is the guard. :func:`sample_can_exhaust_memory` states the rule.
 """
