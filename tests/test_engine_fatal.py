@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.probes._harness import query_command, run_jobs
-from tqlbuilder import BuildError, F, col, select
+from tqlbuilder import BuildError, F, col, parse, select
 from tqlbuilder.engine.sampling import sample_can_exhaust_memory
 from tqlbuilder.engine.words import has_engine_word, is_engine_word_char, word_ranges
 
@@ -370,3 +370,11 @@ def test_unicode_categories_are_all_sampled() -> None:
     seen = {row["category"] for row in load("contains_words_verify.json")["rows"]}
     every = {unicodedata.category(chr(cp)) for cp in range(1, sys.maxunicode + 1)} - {"Cs"}
     assert every <= seen
+
+
+def test_parse_keeps_the_safe_forms() -> None:
+    """parse() goes through the builder: BETWEEN on an element is rewritten, RANDOM() sorts."""
+    between = parse('SELECT id FROM "ds" WHERE e[0] BETWEEN 0.5 AND 1.0')
+    assert between.to_tql() == "SELECT id FROM ds WHERE (e[0] >= 0.5) AND (e[0] <= 1.0)"
+    shuffled = parse('SELECT id FROM "ds" ORDER BY random() LIMIT 3')
+    assert shuffled.to_tql() == "SELECT id FROM ds ORDER BY RANDOM() ASC LIMIT 3"

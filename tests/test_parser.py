@@ -449,7 +449,6 @@ UNSUPPORTED = [
     ('SELECT mv[0][1] FROM "ds"', "chained tensor subscripts", 12),
     ("SELECT id FROM \"ds\" WHERE text < 'b'", "text ordering comparison", 31),
     ("SELECT id FROM \"ds\" WHERE 'b' >= text", "text ordering comparison", 30),
-    ('SELECT id FROM "ds" ORDER BY random() LIMIT 3', "RANDOM()", 29),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY label) UNGROUP BY SPLIT', "SPLIT", 61),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY l) UNGROUP BY ARRAY[2, 5]', "ARRAY", 57),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY l) UNGROUP BY 0', "positive integer", 57),

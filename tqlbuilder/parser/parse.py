@@ -48,7 +48,6 @@ from tqlbuilder.errors import (
 from tqlbuilder.text.lexer import Token, TokenKind, lex
 from tqlbuilder.tree.expr import (
     Alias,
-    Between,
     Binary,
     BoolOp,
     Column,
@@ -619,20 +618,12 @@ class _Parser:
         """``[ORDER BY key [ASC|DESC]] [LIMIT n [OFFSET m] | OFFSET m] [SAMPLE BY ...]``."""
         if self._accept_kw("ORDER"):
             self._expect_kw("BY", "after ORDER")
-            start = self.position()
             key = self._expr()
             descending = False
             if self._accept_kw("DESC"):
                 descending = True
             else:
                 self._accept_kw("ASC")
-            if isinstance(key, Func) and key.name == "RANDOM":
-                self._unsupported(
-                    "ORDER BY RANDOM()",
-                    "the builder refuses it as a way to draw random rows; use SAMPLE BY 1 LIMIT n "
-                    "(sample_by(1, limit=n))",
-                    start,
-                )
             if self._is_op(","):
                 self._unsupported(
                     "a second ORDER BY key",
@@ -733,7 +724,8 @@ class _Parser:
         if self._accept_kw("BETWEEN"):
             low = self._operand(0)
             self._expect_kw("AND", "between the BETWEEN bounds")
-            return Between(left, low, self._operand(0))
+            # .between(): writes (x >= a) AND (x <= b) where BETWEEN would kill the engine
+            return left.between(low, self._operand(0))
         return left
 
     def _in_list(self, operand: Expr, *, negated: bool) -> Expr:
