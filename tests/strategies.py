@@ -157,7 +157,8 @@ vectors = st.integers(1, 8).flatmap(
 )
 
 
-def _cosine_accepts(vector: np.ndarray) -> bool:
+def cosine_accepts(vector: Any) -> bool:
+    """True when similar_to(metric="cosine") accepts the vector (non-zero float32 norm)."""
     try:
         check_cosine_query(vector)
     except InvalidValueError:
@@ -179,7 +180,7 @@ def queries(draw: st.DrawFn) -> tuple[Query, list[str]]:
     if mode == "vector":
         metric = draw(st.sampled_from(["cosine", "dot", "l2", "l1", "linf"]))
         vector = draw(vectors)
-        if metric == "cosine" and not _cosine_accepts(vector):
+        if metric == "cosine" and not cosine_accepts(vector):
             metric = "dot"  # cosine refuses zero and overflowing float32 norms (issue 10, item 4)
         query = query.similar_to(vector, column=draw(names), metric=metric, alias="score")
         if draw(st.booleans()):

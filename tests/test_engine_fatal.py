@@ -378,3 +378,12 @@ def test_parse_keeps_the_safe_forms() -> None:
     assert between.to_tql() == "SELECT id FROM ds WHERE (e[0] >= 0.5) AND (e[0] <= 1.0)"
     shuffled = parse('SELECT id FROM "ds" ORDER BY random() LIMIT 3')
     assert shuffled.to_tql() == "SELECT id FROM ds ORDER BY RANDOM() ASC LIMIT 3"
+
+
+def test_cosine_function_refuses_a_zero_literal_vector() -> None:
+    with pytest.raises(BuildError, match="zero length"):
+        F.cosine_similarity("embedding", [0.0, 0.0])
+    assert (
+        "COSINE_SIMILARITY(embedding, ARRAY[1.0,0.0])"
+        in F.cosine_similarity("embedding", [1.0, 0.0]).to_tql()
+    )

@@ -616,7 +616,12 @@ def expressions(draw: st.DrawFn, depth: int = 2) -> Expr:
         return draw(st.sampled_from([F.abs, F.sqrt, F.sum, F.avg, F.amin, F.nonzero]))(left)
     if choice == 8:
         # within float32's range: the engine reads vector literals as float32 (issue 10, item 3)
-        vector = draw(st.lists(FLOATS.filter(lambda x: abs(x) < 3.4e38), min_size=2, max_size=4))
+        # cosine also needs a non-zero float32 norm (issue 10, item 4)
+        vector = draw(
+            st.lists(FLOATS.filter(lambda x: abs(x) < 3.4e38), min_size=2, max_size=4).filter(
+                S.cosine_accepts
+            )
+        )
         return draw(
             st.sampled_from(
                 [

@@ -24,7 +24,7 @@ from tqlbuilder.tree.expr import (
     lit,
     vector,
 )
-from tqlbuilder.tree.literals import render_scalar
+from tqlbuilder.tree.literals import check_cosine_query, render_scalar
 
 __all__ = [
     "abs",
@@ -79,8 +79,16 @@ def _call(name: str, *args: Expr | WeightPair) -> Func:
 
 
 def cosine_similarity(a: Any, b: Any) -> Func:
-    """``COSINE_SIMILARITY(a, b)`` in [-1, 1]; higher is more similar (sort DESC)."""
-    return _call("COSINE_SIMILARITY", _vec(a, "a"), _vec(b, "b"))
+    """``COSINE_SIMILARITY(a, b)`` in [-1, 1]; higher is more similar (sort DESC).
+
+    A literal vector whose float32 norm is zero or overflows is refused (every score would be
+    0 or NaN on the engine; see ``check_cosine_query``).
+    """
+    left, right = _vec(a, "a"), _vec(b, "b")
+    for value, argument in ((a, "a"), (b, "b")):
+        if not isinstance(value, (Expr, str)):
+            check_cosine_query(value, argument=f"cosine_similarity() {argument}")
+    return _call("COSINE_SIMILARITY", left, right)
 
 
 def dot(a: Any, b: Any) -> Func:
