@@ -14,15 +14,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from tqlbuilder.engine.words import has_engine_word
+from tqlbuilder.engine.lexicon import BARE_NAME, INT64_MAX, INT64_MIN, NOT_BARE_WORDS
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
-from tqlbuilder.text.lexer import RESERVED_WORDS
 
 __all__ = [
-    "INT64_MAX",
-    "INT64_MIN",
     "check_cosine_query",
-    "has_word_token",
     "render_identifier",
     "render_number",
     "render_scalar",
@@ -30,15 +26,10 @@ __all__ = [
     "render_vector",
 ]
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 
 # Characters that can never appear inside a quoted identifier: the lexer rule is "[^"\n]+", the
 # query is a C string (NUL ends it), and a CR would make the query two lines.
 _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
-_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-# words that cannot be bare names: the reserved words, and CHARACTER (it starts CHARACTER VARYING)
-_NOT_BARE = RESERVED_WORDS | {"CHARACTER"}
 _ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 # an element orjson writes positionally although numpy (and TQL) allow the shorter exponent form
 _SMALL_POSITIONAL = re.compile(rb"(-?)0\.(0+)([1-9])([0-9]*)")
@@ -94,8 +85,8 @@ def render_identifier(name: object, *, argument: str = "name") -> str:
     engine reads it identically, and shorter queries cost less on the wire); anything else is
     double-quoted. TQL has no escape inside quotes, so names with ``"``, LF, CR or NUL are refused.
     """
-    if type(name) is str and _PLAIN_NAME.fullmatch(name) is not None:  # the common case
-        return name if name.upper() not in _NOT_BARE else f'"{name}"'
+    if type(name) is str and BARE_NAME.fullmatch(name) is not None:  # the common case
+        return name if name.upper() not in NOT_BARE_WORDS else f'"{name}"'
     if not isinstance(name, str):
         raise UnsupportedTypeError(
             f"{argument} must be a str naming a column or dataset, got {type(name).__name__}: "
@@ -123,15 +114,6 @@ def render_string(value: str, *, argument: str = "value") -> str:
             "as a C string and would cut it there; remove the NUL"
         )
     return "'" + value.replace("'", "''") + "'"
-
-
-def has_word_token(text: str) -> bool:
-    """True when ``text`` has a word the engine's text index recognises (engine/words.py).
-
-    That is a Unicode 15.1 letter or decimal digit: not ``_``, and not the other numerals
-    (``²``, ``½``, ``Ⅷ``) that Python's ``isalnum`` accepts.
-    """
-    return has_engine_word(text)
 
 
 def _check_int(value: int, argument: str) -> str:
