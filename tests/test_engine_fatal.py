@@ -256,7 +256,7 @@ def test_builder_sampling_returns_and_raw_zero_weights_exhaust_memory(numbers: s
 
 
 # a column subscripted with positions (not a JSON key, not a function result), then BETWEEN
-_SUBSCRIPT_BETWEEN = re.compile(r"\b[a-z]\w*(?:\[[^'\]]*\])+ BETWEEN")
+_SUBSCRIPT_BETWEEN = re.compile(r"\b[A-Za-z_]\w*(?:\[[^'\]]*\])+ BETWEEN")
 
 
 def test_between_is_fatal_exactly_after_an_array_subscript() -> None:
