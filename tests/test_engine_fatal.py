@@ -387,3 +387,14 @@ def test_cosine_function_refuses_a_zero_literal_vector() -> None:
         "COSINE_SIMILARITY(embedding, ARRAY[1.0,0.0])"
         in F.cosine_similarity("embedding", [1.0, 0.0]).to_tql()
     )
+
+
+def test_batch_read_of_a_selected_element_is_the_tail_without_where_or_order() -> None:
+    """Engine fact behind a silently wrong read (not handled yet; see docs/safety.md)."""
+    probe = {r["query"]: r["answer"]["ok"] for r in load("select_subscripts.json")["results"]}
+    assert probe["SELECT id, e[1] AS x FROM ds"] == {
+        "batch": [[2.0, 3.0], [5.0, 6.0]],  # e[1:], not e[1]
+        "rows": [2.0, 5.0],
+    }
+    assert probe["SELECT id, e[1] AS x FROM ds WHERE id >= 0"]["batch"] == [2.0, 5.0]
+    assert probe["SELECT id, e[1] AS x FROM ds ORDER BY id ASC"]["batch"] == [2.0, 5.0]
