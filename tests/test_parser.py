@@ -341,15 +341,24 @@ def test_where_on_a_parsed_vector_search_filters_inside_the_subquery() -> None:
 
 
 def test_text_search_structure_and_paging() -> None:
-    query = parse(
-        "SELECT id FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 8 OFFSET 3"
-    )
+    built = select("id").from_("t").text_search("deep learning", column="bm").limit(5).offset(3)
+    query = parse(built.to_tql())
     assert isinstance(query.search, TextSearch)
     assert query.search.text.value == "deep learning"
     assert (query.row_limit, query.row_offset) == (5, 3)
     assert query.offset(0).limit(2).to_tql() == (
-        "SELECT id FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 2"
+        "SELECT id FROM (SELECT * FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC "
+        "LIMIT 2147483647) LIMIT 2"
     )
+
+
+def test_hand_written_bm25_top_k_stays_a_plain_ordered_query() -> None:
+    """``ORDER BY BM25... DESC LIMIT n OFFSET o`` is that heap's top n (ties differ per LIMIT),
+    not a page of one ranking, so it is not read as text_search() and recompiles unchanged."""
+    text = "SELECT id FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 8 OFFSET 3"
+    query = parse(text)
+    assert query.search is None
+    assert query.to_tql() == text
 
 
 def test_union_structure() -> None:
