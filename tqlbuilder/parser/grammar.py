@@ -22,7 +22,6 @@ from tqlbuilder.parser.expressions import _JOIN_REASON, ExpressionParser
 from tqlbuilder.tree.expr import (
     Alias,
     Expr,
-    Func,
     Literal,
     OrderKey,
     Star,
@@ -261,20 +260,12 @@ class Parser(ExpressionParser):
         """``[ORDER BY key [ASC|DESC]] [LIMIT n [OFFSET m] | OFFSET m] [SAMPLE BY ...]``."""
         if self._accept_kw("ORDER"):
             self._expect_kw("BY", "after ORDER")
-            start = self.position()
             key = self._expr()
             descending = False
             if self._accept_kw("DESC"):
                 descending = True
             else:
                 self._accept_kw("ASC")
-            if isinstance(key, Func) and key.name == "RANDOM":
-                self._unsupported(
-                    "ORDER BY RANDOM()",
-                    "the builder refuses it as a way to draw random rows; use SAMPLE BY 1 LIMIT n "
-                    "(sample_by(1, limit=n))",
-                    start,
-                )
             if self._is_op(","):
                 self._unsupported(
                     "a second ORDER BY key",
