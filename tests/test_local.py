@@ -294,7 +294,7 @@ def test_query_objects_are_accepted(local: LocalExecutor) -> None:
 @pytest.mark.engine
 @pytest.mark.parametrize("where", ["", " WHERE id >= 0"])
 def test_a_selected_array_element_reads_as_one_value_per_row(tmp_path: Path, where: str) -> None:
-    """The engine's batch read returns the tail e[1:] here without WHERE/ORDER BY; rows are right."""
+    """The engine batch-reads the tail e[1:] here without WHERE or ORDER BY; rows are right."""
     import deeplake
     from deeplake import types
 
