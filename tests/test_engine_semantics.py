@@ -748,3 +748,26 @@ def test_builder_gives_sql_null_semantics(rows: list[dict[str, Any]], preds: lis
         text = select("id").from_(path).where(condition).to_tql()
         assert engine_ids(text) == expected_ids(rows, pred), text
         assert parse(text).to_tql() == text  # the rewrite is a fixed point
+
+
+def test_builder_set_operations_on_one_dataset() -> None:
+    """INTERSECT/EXCEPT work within one dataset; SELECT * UNION on one dataset is a set union."""
+    path = f"mem://setops-{next(_counter)}"
+    ds = deeplake.create(path)
+    ds.add_column("id", types.Int64())
+    ds.append({"id": list(range(12))})
+    ds.commit()
+    low, high = select().from_(path).where(col("id") < 5), select().from_(path).where(col("id") > 2)
+    assert engine_ids(low.intersect(high).to_tql()) == [3, 4]
+    assert engine_ids(low.except_(high).to_tql()) == [0, 1, 2]
+    assert engine_ids(low.union(high).to_tql()) == list(range(12))  # not 5 + 9 rows
+    columns = select("id").from_(path)
+    both = columns.where(col("id") < 2).union(columns.where(col("id") < 3))
+    assert engine_ids(both.to_tql()) == [0, 1, 2]  # wrapped, a column list is a set union too
+    other = f"mem://setops-{next(_counter)}"
+    ds2 = deeplake.create(other)
+    ds2.add_column("id", types.Int64())
+    ds2.append({"id": [0, 1, 100]})
+    ds2.commit()
+    across = low.union(select().from_(other))
+    assert engine_ids(across.to_tql()) == [0, 0, 1, 1, 2, 3, 4, 100]  # two datasets: concatenated

@@ -85,17 +85,16 @@ class Parser(ExpressionParser):
         op = ""
         while self._is_kw("UNION", "INTERSECT", "EXCEPT"):
             tok = self.tokens[self.i]
-            if tok.value != "UNION":
-                self._unsupported(
-                    str(tok.value),
-                    "the engine fails with 'Can't compute intersection/difference of two "
-                    "independent datasets'; combine conditions with AND / AND NOT instead",
-                )
             self.i += 1
-            this = "UNION ALL" if self._accept_kw("ALL") else "UNION"
+            this = str(tok.value)
+            if this == "UNION" and self._accept_kw("ALL"):
+                this = "UNION ALL"
             if op and this != op:
                 self._unsupported(
-                    "mixing UNION and UNION ALL", "write one kind of set operation", tok.start
+                    f"mixing {op} and {this}",
+                    "write one kind of set operation per level and nest the others: "
+                    "(A) UNION ((B) INTERSECT (C))",
+                    tok.start,
                 )
             op = this
             if self._is_op("("):
