@@ -794,3 +794,34 @@ def test_parse_intersect_except_on_one_dataset(
     path = step_datasets[0]
     text = f'SELECT * FROM "{path}" WHERE id < 5 {op} SELECT * FROM "{path}" WHERE id > 2'
     assert engine_ids_in_order(parse(text).to_tql()) == expected
+
+
+# ============================ arithmetic on a JSON key that some rows lack (json_missing_keys.md)
+
+
+def test_json_arithmetic_in_order_by_fails_when_keys_are_missing(sparse_path: str) -> None:
+    """Engine fact: WHERE accepts it, ORDER BY does not; the bare key sorts missing rows lowest."""
+    k = key_text("n")
+    assert engine_ids(f'SELECT id FROM "{sparse_path}" WHERE {k} * -1 > 0') == [2]
+    with pytest.raises(deeplake.InvalidType, match="Dtype is unknown"):
+        engine_ids_in_order(f'SELECT id FROM "{sparse_path}" ORDER BY {k} * -1')
+    guarded = (
+        f'SELECT id FROM "{sparse_path}" WHERE {k} IS NOT NULL AND {k} >= -{MAX} ORDER BY {k} * -1'
+    )
+    assert engine_ids_in_order(guarded) == [0, 4, 2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10 item 5: order_by() on arithmetic of a JSON key compiles to text the engine "
+    "rejects ('Dtype is unknown.') when rows lack the key; refuse it naming is_not_null()",
+)
+def test_builder_refuses_json_arithmetic_in_order_by(sparse_path: str) -> None:
+    from tqlbuilder.errors import BuildError
+
+    query = select("id").from_(sparse_path).order_by(col("meta")["n"] * -1)
+    try:
+        text = query.to_tql()
+    except BuildError:
+        return
+    engine_ids_in_order(text)
