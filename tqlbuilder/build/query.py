@@ -449,7 +449,15 @@ def _explicit_width(query: Query) -> int | None:
 
 
 def _is_bare_union(query: Query) -> bool:
-    return isinstance(query.source, SetOperation) and query == Query(source=query.source)
+    """True for ``SELECT * FROM (a UNION b ...)`` with no clauses: a further union may flatten it.
+
+    Only a UNION flattens: ``(a EXCEPT b) UNION c`` is not ``a UNION b UNION c``.
+    """
+    return (
+        isinstance(query.source, SetOperation)
+        and query.source.op == "UNION"
+        and query == Query(source=query.source)
+    )
 
 
 def select(*items: str | Expr) -> Query:
