@@ -825,3 +825,22 @@ def test_builder_refuses_json_arithmetic_in_order_by(sparse_path: str) -> None:
     except BuildError:
         return
     engine_ids_in_order(text)
+
+
+@pytest.mark.parametrize("op", ["INTERSECT", "EXCEPT"])
+def test_union_never_flattens_another_set_operation(
+    step_datasets: tuple[str, Any, str], op: str
+) -> None:
+    """6b: ``(a EXCEPT b).union(c)`` keeps the EXCEPT (it used to become ``a UNION b UNION c``)."""
+    from tqlbuilder.build.query import Query
+    from tqlbuilder.tree.sources import SetOperation
+
+    path = step_datasets[0]
+    a = select().from_(path).where(col("id") < 5)
+    b = select().from_(path).where(col("id") > 2)
+    c = select().from_(path).where(col("id") == 9)
+    inner = Query(source=SetOperation(op, (a, b)))
+    combined = inner.union(c)
+    inner_ids = engine_ids_in_order(inner.to_tql())
+    assert inner_ids == ([3, 4] if op == "INTERSECT" else [0, 1, 2])
+    assert engine_ids(combined.to_tql()) == sorted([*inner_ids, 9])
