@@ -129,7 +129,9 @@ def verdict(entry: dict[str, Any], refused: str | None, result: dict[str, Any]) 
     if status in ("crash", "hang"):
         return None if refused else f"parse() accepts a text that makes the engine {status}"
     if status == "unstable":
-        return None if not refused else "parse() refuses a text the engine runs: " + refused[:200]
+        if not refused:
+            return None
+        return "parse() refuses a text the engine runs: " + refused.splitlines()[0][:200]
     if status == "error":
         if refused:
             return None
