@@ -799,16 +799,17 @@ def test_parse_intersect_except_on_one_dataset(
 # ============================ arithmetic on a JSON key that some rows lack (json_missing_keys.md)
 
 
-def test_json_arithmetic_in_order_by_fails_when_keys_are_missing(sparse_path: str) -> None:
+def test_json_arithmetic_in_order_by_fails_when_keys_are_missing() -> None:
     """Engine fact: WHERE accepts it, ORDER BY does not; the bare key sorts missing rows lowest."""
+    path = make_json_dataset([{"n": 1}, {}, {"n": 0.5}, {"n": 2}])
     k = key_text("n")
-    assert engine_ids(f'SELECT id FROM "{sparse_path}" WHERE {k} * -1 > 0') == [2]
-    with pytest.raises(deeplake.InvalidType, match="Dtype is unknown"):
-        engine_ids_in_order(f'SELECT id FROM "{sparse_path}" ORDER BY {k} * -1')
-    guarded = (
-        f'SELECT id FROM "{sparse_path}" WHERE {k} IS NOT NULL AND {k} >= -{MAX} ORDER BY {k} * -1'
-    )
-    assert engine_ids_in_order(guarded) == [0, 4, 2]
+    assert engine_ids(f'SELECT id FROM "{path}" WHERE {k} * -1 > -1') == [2]
+    assert engine_ids_in_order(f'SELECT id FROM "{path}" ORDER BY {k}') == [1, 2, 0, 3]
+    assert engine_ids_in_order(f'SELECT id FROM "{path}" ORDER BY {k} DESC') == [3, 0, 2, 1]
+    with pytest.raises((deeplake.InvalidType, RuntimeError), match="Dtype"):
+        engine_ids_in_order(f'SELECT id FROM "{path}" ORDER BY {k} * -1')
+    guarded = f'SELECT id FROM "{path}" WHERE {k} IS NOT NULL ORDER BY {k} * -1'
+    assert engine_ids_in_order(guarded) == [3, 0, 2]
 
 
 @pytest.mark.xfail(
