@@ -1,7 +1,8 @@
 """Pretty-print TQL for reading, without changing a single token.
 
-One clause keyword per line, sub-selects indented by four spaces, expressions (and long ARRAY
-literals) kept on one line. Only the whitespace between tokens changes, and the result is
+One clause keyword per line, sub-selects indented by four spaces (up to :data:`MAX_INDENT`
+levels; deeper sub-selects stay at that indentation, so the output grows linearly with any
+nesting depth), expressions (and long ARRAY literals) kept on one line. Only the whitespace between tokens changes, and the result is
 re-lexed to prove the token sequence is identical. Text the engine would read differently
 once re-spaced (comments, unknown characters, unterminated quotes, NUL) is refused.
 """
@@ -13,10 +14,12 @@ from collections.abc import Sequence
 from tqlbuilder.errors import TQLSyntaxError
 from tqlbuilder.text.lexer import Token, TokenKind, engine_prefix_end, lex
 
-__all__ = ["format"]
+__all__ = ["MAX_INDENT", "format"]
 
 _K = TokenKind
 _INDENT = "    "
+#: Sub-selects nested deeper than this are not indented further (output stays linear in size).
+MAX_INDENT = 32
 _CLAUSE_WORDS = frozenset({"SELECT", "FROM", "WHERE", "HAVING", "LIMIT", "OFFSET"})
 _BY_WORDS = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"})
 _SET_OPS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
@@ -124,7 +127,7 @@ def _layout(tokens: Sequence[Token], glue: bool) -> str:
     def flush() -> None:
         nonlocal line
         if line:
-            lines.append(_INDENT * line_indent + "".join(line))
+            lines.append(_INDENT * min(line_indent, MAX_INDENT) + "".join(line))
             line = []
 
     for i, tok in enumerate(tokens):
@@ -171,8 +174,28 @@ def _layout(tokens: Sequence[Token], glue: bool) -> str:
 def format(text: str) -> str:
     """Return ``text`` pretty-printed on several lines, with exactly the same tokens.
 
-    Raises :class:`~tqlbuilder.errors.TQLSyntaxError` (pointing at the position) for text with
-    comments, characters the engine does not know, unterminated quotes or NUL.
+    Works at any nesting depth in time linear in the text (no recursion); sub-selects deeper
+    than :data:`MAX_INDENT` levels keep that indentation.
+
+    Args:
+        text: the query text.
+
+    Returns:
+        The query on several lines; only the whitespace between tokens differs.
+
+    Raises:
+        TQLSyntaxError: (pointing at the position) for text with comments, characters the
+            engine does not know, unterminated quotes or NUL.
+
+    Examples:
+        >>> print(format("SELECT id FROM (SELECT * FROM x WHERE a = 1) LIMIT 3"))
+        SELECT id
+        FROM (
+            SELECT *
+            FROM x
+            WHERE a = 1
+        )
+        LIMIT 3
     """
     tokens = lex(text)
     _refuse(text, tokens)

@@ -19,13 +19,13 @@ from tqlbuilder.text.lexer import (
     R_OTHER,
     R_QEMPTY,
     R_QOPEN,
-    R_STRING,
     R_WORD,
     Scan,
     Token,
     TokenKind,
     scan,
     token_at,
+    tokens_of,
 )
 
 _K = TokenKind
@@ -78,7 +78,15 @@ class Level:
     ``after_set_op``: the last operand of a set operation (its clauses apply to the whole).
     """
 
-    __slots__ = ("after_set_op", "aliases", "by_name", "clauses", "has_top", "limited_outside")
+    __slots__ = (
+        "after_set_op",
+        "aliases",
+        "by_name",
+        "clauses",
+        "has_top",
+        "limited_outside",
+        "select_items",
+    )
 
     def __init__(self, clauses: list[Clause], limited_outside: bool, after_set_op: bool) -> None:
         self.clauses = clauses
@@ -90,8 +98,10 @@ class Level:
         select = self.by_name.get("SELECT")
         self.has_top = select is not None and is_kw(first(select.items), "TOP")
         self.aliases: dict[str, list[Item]] = {}
+        #: The SELECT list as ``(expression, alias or None)`` (empty without SELECT).
+        self.select_items = select_list(select) if select is not None else []
         if select is not None:
-            for expr, alias in select_list(select):
+            for expr, alias in self.select_items:
                 if alias is not None and isinstance(alias.value, str):
                     same = len(expr) == 1 and is_name(expr[0])
                     if not (same and isinstance(expr[0], Token) and expr[0].value == alias.value):
@@ -280,11 +290,12 @@ def clauses_of(items: Sequence[Item]) -> list[Clause]:
     clauses = [Clause("", None)]
     sampled = False
     i = 0
+    keyword = _K.KEYWORD
     while i < len(items):
         item = items[i]
         name = ""
         width = 1
-        if isinstance(item, Token) and item.kind is _K.KEYWORD:
+        if isinstance(item, Token) and item.kind is keyword:
             word = str(item.value)
             if word in ("SELECT", "FROM", "WHERE", "HAVING", "OFFSET"):
                 name = word
@@ -369,12 +380,27 @@ class Context:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        #: Results shared between rules (e.g. the suspect numbers), by name.
+        self.memo: dict[str, list[Token]] = {}
         self.raw: Scan = scan(text)
         self.rules_seen = frozenset(self.raw.kinds)
         self.code = self._code_tokens()
+        #: Indices into :attr:`code` of each keyword (upper case) present.
+        self.keywords: dict[str, list[int]] = {}
+        keyword = _K.KEYWORD
+        for i, tok in enumerate(self.code):
+            if tok.kind is keyword:
+                self.keywords.setdefault(str(tok.value), []).append(i)
+        self._set_ops = bool(SET_OPS.intersection(self.keywords))
         self.statements = split(build_tree(self.code), ";")
         self.levels: list[Level] = []
         self.sequences: list[Sequence_] = []
+        #: Every bracket group as ``(clause, level, item before it, group)``.
+        self.groups: list[tuple[str, Level | None, Item | None, Group]] = []
+        #: Every call ``NAME(...)`` by upper-case name: ``(clause, name token, args group)``.
+        self.calls: dict[str, list[tuple[str, Token, Group]]] = {}
+        #: Every clause by name: ``(level, clause, keyword)``.
+        self.clauses: dict[str, list[tuple[Level, Clause, Token]]] = {}
         self._index()
         self._tokens: list[Token] | None = None
 
@@ -385,6 +411,10 @@ class Context:
             text, raw = self.text, self.raw
             self._tokens = [token_at(text, raw, i) for i in range(len(raw.kinds))]
         return self._tokens
+
+    def mentions(self, word: str) -> bool:
+        """True if ``word`` occurs in the text in any case (a quick filter for rare rules)."""
+        return re.search(re.escape(word), self.text, re.IGNORECASE) is not None
 
     def indices(self, *rules: int) -> list[int]:
         """Indices into :attr:`raw` of the tokens of the given lexer rules."""
@@ -421,18 +451,11 @@ class Context:
             keep.extend(range(at, lo))
             at = hi
         keep.extend(range(at, len(kinds)))
-        out: list[Token] = []
-        for i in keep:
-            rule = kinds[i]
-            if rule in _NOT_CODE:
-                continue
-            if rule == R_STRING:
-                tok = token_at(text, raw, i)
-                if tok.kind is _K.UNTERMINATED_STRING:
-                    continue
-                out.append(tok)
-            else:
-                out.append(token_at(text, raw, i))
+        if self.rules_seen & _NOT_CODE:
+            keep = [i for i in keep if kinds[i] not in _NOT_CODE]
+        out = tokens_of(text, raw, keep)
+        if out and out[-1].kind is _K.UNTERMINATED_STRING:  # it runs to the end of the text
+            out.pop()
         return out
 
     def _index(self) -> None:
@@ -446,8 +469,8 @@ class Context:
             if not is_select(items):
                 self._scan_items(items, "", None, False, work)
                 continue
-            operands: list[list[Item]] = [[]]
-            for item in items:
+            operands: list[list[Item]] = [[]] if self._set_ops else [items]
+            for item in items if self._set_ops else ():
                 if is_kw(item, *SET_OPS):
                     operands.append([])
                 elif not (is_kw(item, "ALL") and len(operands) > 1 and not operands[-1]):
@@ -459,6 +482,10 @@ class Context:
                     len(operands) > 1 and index == len(operands) - 1,
                 )
                 self.levels.append(level)
+                for clause in level.clauses:
+                    if clause.keyword is not None and level.by_name[clause.name] is clause:
+                        entry = (level, clause, clause.keyword)
+                        self.clauses.setdefault(clause.name, []).append(entry)
                 wraps = (
                     "LIMIT" in level.by_name or level.has_top
                 ) and "ORDER BY" not in level.by_name
@@ -478,15 +505,24 @@ class Context:
         """Record ``items`` and every bracket run inside; queue sub-selects as levels."""
         stack = [items]
         top = True
+        groups, calls = self.groups, self.calls
+        identifier = _K.IDENTIFIER
         while stack:
             current = stack.pop()
             self.sequences.append(Sequence_(current, clause, level))
+            prev: Item | None = None
             for i, item in enumerate(current):
                 if isinstance(item, Group):
+                    groups.append((clause, level, prev, item))
                     if is_query_group(item):
                         work.append((item.items, limited_source and top and i == 0))
                     else:
                         stack.append(item.items)
+                        if isinstance(prev, Token) and prev.kind is identifier:
+                            if item.open.text == "(":
+                                name = str(prev.value).upper()
+                                calls.setdefault(name, []).append((clause, prev, item))
+                prev = item
             top = False
 
 

@@ -21,33 +21,23 @@ from tqlbuilder.text.hazards._scan import (
     is_op,
     is_query_group,
     pos,
-    select_list,
     sites,
     split,
     walk_tokens,
 )
-from tqlbuilder.text.lexer import Token, TokenKind
+from tqlbuilder.text.lexer import R_QIDENT, Token, TokenKind
 
 _K = TokenKind
 
 
-def _groups(ctx: Context) -> Iterator[tuple[str, Level | None, Item | None, Group]]:
+def _groups(ctx: Context) -> list[tuple[str, Level | None, Item | None, Group]]:
     """Every bracket group as ``(clause, level, item before it, group)``."""
-    for seq, i, item in sites(ctx):
-        if isinstance(item, Group):
-            yield seq.clause, seq.level, seq.items[i - 1] if i else None, item
+    return ctx.groups
 
 
-def _calls(ctx: Context, *names: str) -> Iterator[tuple[str, Token, Group]]:
-    """Every call ``NAME(...)`` of one of ``names`` (upper case), with its clause."""
-    for clause, _, prev, group in _groups(ctx):
-        if (
-            group.open.text == "("
-            and isinstance(prev, Token)
-            and prev.kind is _K.IDENTIFIER
-            and str(prev.value).upper() in names
-        ):
-            yield clause, prev, group
+def _calls(ctx: Context, name: str) -> list[tuple[str, Token, Group]]:
+    """Every call ``NAME(...)`` (upper case), with its clause."""
+    return ctx.calls.get(name, [])
 
 
 @rule("in-subquery", "error", "silent-wrong", "`x IN (SELECT ...)` silently returns no rows")
@@ -103,6 +93,8 @@ def _single_quoted_name(items: Sequence[Item]) -> Token | None:
 
 @rule("double-quoted-string", "warning", "silent-wrong", 'Reads `"text"` as a column name')
 def double_quoted_string(ctx: Context) -> Iterator[Hit]:
+    if R_QIDENT not in ctx.rules_seen:
+        return
     for seq, i, item in sites(ctx):
         if isinstance(item, Token):
             compares = (item.kind is _K.OPERATOR and item.text in COMPARISONS) or is_kw(
@@ -228,10 +220,7 @@ def count_function(ctx: Context) -> Iterator[Hit]:
 
 
 def _bm25_items(level: Level) -> Iterator[tuple[list[Item], Token | None, Token]]:
-    select = level.by_name.get("SELECT")
-    if select is None:
-        return
-    for expr, alias in select_list(select):
+    for expr, alias in level.select_items:
         for tok in walk_tokens(expr):
             if tok.kind is _K.IDENTIFIER and str(tok.value).upper() == "BM25_SIMILARITY":
                 yield expr, alias, tok
@@ -265,7 +254,7 @@ def _order_call(level: Level) -> tuple[list[str], str] | None:
     "Rejects a BM25 score in a SELECT list except `... AS score` beside its ORDER BY",
 )
 def bm25_score_selected(ctx: Context) -> Iterator[Hit]:
-    for level in ctx.levels:
+    for level in ctx.levels if "BM25_SIMILARITY" in ctx.calls else ():
         for expr, alias, tok in _bm25_items(level):
             order = _order_call(level)
             found = call(expr)
@@ -287,7 +276,7 @@ def bm25_score_selected(ctx: Context) -> Iterator[Hit]:
     "A selected BM25 score is the ORDER BY's score, whatever its arguments",
 )
 def bm25_score_mismatch(ctx: Context) -> Iterator[Hit]:
-    for level in ctx.levels:
+    for level in ctx.levels if "BM25_SIMILARITY" in ctx.calls else ():
         for expr, alias, tok in _bm25_items(level):
             order = _order_call(level)
             found = call(expr)
@@ -309,11 +298,8 @@ def bm25_score_mismatch(ctx: Context) -> Iterator[Hit]:
     "ROW_NUMBER() in a SELECT list needs an alias",
 )
 def unaliased_row_number(ctx: Context) -> Iterator[Hit]:
-    for level in ctx.levels:
-        select = level.by_name.get("SELECT")
-        if select is None:
-            continue
-        for expr, alias in select_list(select):
+    for level in ctx.levels if "ROW_NUMBER" in ctx.calls else ():
+        for expr, alias in level.select_items:
             if alias is not None:
                 continue
             for tok in walk_tokens(expr):

@@ -39,10 +39,7 @@ COLUMN_FIRST_FUNCS = SIMILARITY_FUNCS | frozenset({"HAMMING_DISTANCE", "CONTAINS
 
 def _with(ctx: Context, name: str) -> Iterator[tuple[Level, Clause, Token]]:
     """Every level that has clause ``name``, with the clause and its keyword."""
-    for level in ctx.levels:
-        clause = level.by_name.get(name)
-        if clause is not None and clause.keyword is not None:
-            yield level, clause, clause.keyword
+    return iter(ctx.clauses.get(name, ()))
 
 
 @rule("comma-join", "error", "silent-wrong", "`FROM a, b` zips the sources row by row")

@@ -31,7 +31,9 @@ STOP_STATEMENT = "the engine stops reading here and silently runs only the text 
 _INFINITIES = (float("inf"), float("-inf"))
 # Where a number can be read other than as written: a leading zero (octal), 19+ digits
 # (beyond int64), an exponent or a very long literal (beyond the double range).
-_NUMBER_SUSPECT = re.compile(r"(?<![0-9.])0[0-9]|[0-9]{19,}|[0-9.][eE][-+]?[0-9]|[0-9.]{300,}")
+# Each alternative is anchored at the start of a run of digits (or at an exponent), so the
+# search is one linear pass.
+_NUMBER_SUSPECT = re.compile(r"(?<![0-9.])(?:0[0-9]|[0-9.]{19,})|[eE][-+]?[0-9]")
 
 _UNKNOWN_HINTS = {
     "#": "'#' is not a comment",
@@ -226,10 +228,15 @@ def comment(ctx: Context) -> Iterator[Hit]:
             )
 
 
-def _suspect_numbers(ctx: Context) -> Iterator[Token]:
+def _suspect_numbers(ctx: Context) -> list[Token]:
     """The number tokens that may be read other than as written (found with one regex)."""
+    cached = ctx.memo.get("suspect-numbers")
+    if cached is not None:
+        return cached
+    found: list[Token] = []
+    ctx.memo["suspect-numbers"] = found
     if R_INT not in ctx.rules_seen and R_FLOAT not in ctx.rules_seen:
-        return
+        return found
     starts, kinds = ctx.raw.starts, ctx.raw.kinds
     last = -1
     for match in _NUMBER_SUSPECT.finditer(ctx.text):
@@ -237,7 +244,8 @@ def _suspect_numbers(ctx: Context) -> Iterator[Token]:
         if index <= last or index < 0 or kinds[index] not in (R_INT, R_FLOAT):
             continue
         last = index
-        yield token_at(ctx.text, ctx.raw, index)
+        found.append(token_at(ctx.text, ctx.raw, index))
+    return found
 
 
 @rule("octal-integer", "error", "silent-wrong", "Reads `010` as 8 (a leading zero means octal)")

@@ -9,21 +9,23 @@ from collections.abc import Iterator
 
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import Context, is_kw, is_op
-from tqlbuilder.text.lexer import Token, TokenKind
+from tqlbuilder.text.lexer import R_STRING, Token, TokenKind
 
 _K = TokenKind
 _ORDERINGS = frozenset({"<", ">", "<=", ">="})
 
 
 def _keywords(ctx: Context, *words: str) -> Iterator[tuple[int, Token]]:
-    wanted = frozenset(words)
-    for i, tok in enumerate(ctx.code):
-        if tok.kind is _K.KEYWORD and tok.value in wanted:
-            yield i, tok
+    found = sorted(i for word in words for i in ctx.keywords.get(word, ()))
+    for i in found:
+        yield i, ctx.code[i]
 
 
 def _statement_starts(ctx: Context) -> Iterator[Token]:
     """The first token of every statement (after depth-0 ``;``)."""
+    if ";" not in ctx.text:  # one statement
+        yield from ctx.code[:1]
+        return
     depth = 0
     at_start = True
     for tok in ctx.code:
@@ -64,6 +66,8 @@ def multiple_statements(ctx: Context) -> Iterator[Hit]:
 
 @rule("text-ordering-comparison", "error", "silent-wrong", "`<`, `>` against a string: no rows")
 def text_ordering(ctx: Context) -> Iterator[Hit]:
+    if R_STRING not in ctx.rules_seen:
+        return
     code = ctx.code
     last = len(code) - 1
     for i, tok in enumerate(code):
@@ -153,6 +157,8 @@ def null_literal(ctx: Context) -> Iterator[Hit]:
     "`text CONTAINS 'word'` is a syntax error; CONTAINS is a function",
 )
 def infix_contains(ctx: Context) -> Iterator[Hit]:
+    if not ctx.mentions("contains"):
+        return
     code = ctx.code
     for i, tok in enumerate(code):
         if tok.kind is _K.IDENTIFIER and tok.text.upper() == "CONTAINS" and i:
