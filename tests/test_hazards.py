@@ -245,7 +245,7 @@ CASES: list[tuple[str, str, str, str]] = [
         'SELECT id FROM "x" WHERE id = (SELECT id FROM "x" LIMIT 1)',
         "scalar-subquery",
         "error",
-        "(SELECT id FROM \"x\" LIMIT",
+        '(SELECT id FROM "x" LIMIT',
     ),
     (
         'SELECT id FROM "x" ORDER BY L1_NORM(e - ARRAY[1]) ASC LIMIT 3',

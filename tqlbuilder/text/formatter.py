@@ -2,9 +2,10 @@
 
 One clause keyword per line, sub-selects indented by four spaces (up to :data:`MAX_INDENT`
 levels; deeper sub-selects stay at that indentation, so the output grows linearly with any
-nesting depth), expressions (and long ARRAY literals) kept on one line. Only the whitespace between tokens changes, and the result is
-re-lexed to prove the token sequence is identical. Text the engine would read differently
-once re-spaced (comments, unknown characters, unterminated quotes, NUL) is refused.
+nesting depth), expressions (and long ARRAY literals) kept on one line. Only the whitespace
+between tokens changes, and the result is re-lexed to prove the token sequence is identical.
+Text the engine would read differently once re-spaced (comments, unknown characters,
+unterminated quotes, NUL) is refused.
 """
 
 from __future__ import annotations

@@ -117,7 +117,9 @@ _MASTER = re.compile(
     [ \t\n]*+
     (?:
       (?P<comment>--)
-    | (?P<float>[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)
+    | (?P<float>[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?
+               |\.[0-9]+(?:[eE][-+]?[0-9]+)?
+               |[0-9]+[eE][-+]?[0-9]+)
     | (?P<int>[0-9]+)
     | (?P<llmin>-9223372036854775808)
     | (?P<op>==|!=|<>|<=|>=|\|\||[-+*/(){},.;<>=^%:?\[\]|])
@@ -136,10 +138,18 @@ _MASTER = re.compile(
 _G = _MASTER.groupindex
 #: Rule numbers of the scan (``kinds`` lists hold these): the pattern's group numbers.
 R_COMMENT, R_FLOAT, R_INT, R_LLMIN, R_OP = (
-    _G["comment"], _G["float"], _G["int"], _G["llmin"], _G["op"]
+    _G["comment"],
+    _G["float"],
+    _G["int"],
+    _G["llmin"],
+    _G["op"],
 )
 R_CHARVAR, R_WORD, R_QIDENT, R_QEMPTY, R_QOPEN = (
-    _G["charvar"], _G["word"], _G["qident"], _G["qempty"], _G["qopen"]
+    _G["charvar"],
+    _G["word"],
+    _G["qident"],
+    _G["qempty"],
+    _G["qopen"],
 )
 R_STRING, R_OTHER, R_END = _G["string"], _G["other"], _G["end"]
 #: The rule number given to a comment segment and to CHARACTER VARYING found in a comment.

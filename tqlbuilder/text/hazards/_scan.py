@@ -37,7 +37,8 @@ _NOT_CODE = frozenset({R_COMMENT_TEXT, R_OTHER, R_QEMPTY, R_QOPEN})
 
 # A long ARRAY[...] of plain numbers needs no structural check: its tokens are left out of the
 # tree (the lexical rules still see every number). ``--`` is excluded (it starts a comment).
-_NUM = r"(?:[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+(?:[eE][-+]?[0-9]+)?)"
+_EXP = r"(?:[eE][-+]?[0-9]+)?"
+_NUM = rf"(?:[0-9]+\.[0-9]*{_EXP}|\.[0-9]+{_EXP}|[0-9]+{_EXP})"
 _SIGNED = rf"(?:-(?!-)[ \t\n]*)*{_NUM}"
 _NUMERIC_LIST = re.compile(rf"\[[ \t\n]*{_SIGNED}(?:[ \t\n]*,[ \t\n]*{_SIGNED})*[ \t\n]*\]")
 _ARRAY_OPEN = re.compile(r"(?<![A-Za-z0-9_])[Aa][Rr][Rr][Aa][Yy][ \t\n]*\[")
@@ -430,7 +431,11 @@ class Context:
         for opening in _ARRAY_OPEN.finditer(text):
             bracket = opening.end() - 1
             lo = bisect_left(starts, bracket)
-            if not 1 <= lo < len(starts) or starts[lo] != bracket or self.raw.kinds[lo - 1] != R_WORD:
+            if (
+                not 1 <= lo < len(starts)
+                or starts[lo] != bracket
+                or self.raw.kinds[lo - 1] != R_WORD
+            ):
                 continue
             if starts[lo - 1] != opening.start():
                 continue
@@ -461,9 +466,7 @@ class Context:
     def _index(self) -> None:
         """Find every SELECT level and every item run, with an explicit work list."""
         work: list[tuple[list[Item], bool]] = []
-        for statement in self.statements:
-            if statement:
-                work.append((statement, False))
+        work.extend((statement, False) for statement in self.statements if statement)
         while work:
             items, limited_outside = work.pop()
             if not is_select(items):
@@ -518,10 +521,13 @@ class Context:
                         work.append((item.items, limited_source and top and i == 0))
                     else:
                         stack.append(item.items)
-                        if isinstance(prev, Token) and prev.kind is identifier:
-                            if item.open.text == "(":
-                                name = str(prev.value).upper()
-                                calls.setdefault(name, []).append((clause, prev, item))
+                        if (
+                            isinstance(prev, Token)
+                            and prev.kind is identifier
+                            and item.open.text == "("
+                        ):
+                            name = str(prev.value).upper()
+                            calls.setdefault(name, []).append((clause, prev, item))
                 prev = item
             top = False
 
@@ -535,14 +541,14 @@ def sites(ctx: Context) -> Iterator[tuple[Sequence_, int, Item]]:
 
 __all__ = [
     "COMPARISONS",
+    "R_FLOAT",
+    "R_INT",
     "SET_OPS",
     "Clause",
     "Context",
     "Group",
     "Item",
     "Level",
-    "R_FLOAT",
-    "R_INT",
     "Sequence_",
     "build_tree",
     "call",

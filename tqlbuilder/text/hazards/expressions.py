@@ -51,7 +51,12 @@ def in_subquery(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@rule("scalar-subquery", "error", "engine-rejects", "A sub-select as a value: 'SELECT is not supported.'")
+@rule(
+    "scalar-subquery",
+    "error",
+    "engine-rejects",
+    "A sub-select as a value: 'SELECT is not supported.'",
+)
 def scalar_subquery(ctx: Context) -> Iterator[Hit]:
     for clause, _, prev, group in _groups(ctx):
         if clause not in ("", "FROM") and not is_kw(prev, "IN") and is_query_group(group):
@@ -136,7 +141,12 @@ def _subscripts(ctx: Context) -> Iterator[Group]:
             yield group
 
 
-@rule("negative-index", "error", "engine-rejects", "Negative index: fails, does not count from the end")
+@rule(
+    "negative-index",
+    "error",
+    "engine-rejects",
+    "Negative index: fails, does not count from the end",
+)
 def negative_index(ctx: Context) -> Iterator[Hit]:
     for group in _subscripts(ctx):
         for dim in split(group.items, ","):
@@ -193,19 +203,24 @@ def contains_without_token(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@rule("contains-wildcard", "warning", "silent-wrong", "`*` in CONTAINS is literal in v4 (v3: wildcard)")
+@rule(
+    "contains-wildcard",
+    "warning",
+    "silent-wrong",
+    "`*` in CONTAINS is literal in v4 (v3: wildcard)",
+)
 def contains_wildcard(ctx: Context) -> Iterator[Hit]:
     for _, _, group in _calls(ctx, "CONTAINS"):
         arg = _contains_text(group)
-        if arg is not None and isinstance(arg.value, str) and "*" in arg.value:
-            if has_word_character(arg.value):
-                yield Hit(
-                    arg.start,
-                    f"CONTAINS with {arg.text}: Deep Lake v3 read '*' as a wildcard, v4 does "
-                    "not (on a plain text column it matches a literal '*'; on an indexed one "
-                    "it searches the words without the stars); for a substring match write "
-                    "col LIKE '%text%'",
-                )
+        value = arg.value if arg is not None else None
+        if arg is not None and isinstance(value, str) and "*" in value:
+            yield Hit(
+                arg.start,
+                f"CONTAINS with {arg.text}: Deep Lake v3 read '*' as a wildcard, v4 does "
+                "not (on a plain text column it matches a literal '*'; on an indexed one "
+                "it searches the words without the stars); for a substring match write "
+                "col LIKE '%text%'",
+            )
 
 
 @rule("count-function", "error", "engine-rejects", "COUNT(...) does not exist in the engine")

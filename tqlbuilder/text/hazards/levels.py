@@ -56,7 +56,7 @@ def comma_join(ctx: Context) -> Iterator[Hit]:
 
 @rule("offset-before-limit", "error", "engine-rejects", "OFFSET before LIMIT: syntax error")
 def offset_before_limit(ctx: Context) -> Iterator[Hit]:
-    for level, offset, keyword in _with(ctx, "OFFSET"):
+    for level, _, keyword in _with(ctx, "OFFSET"):
         limit = level.by_name.get("LIMIT")
         if limit is not None and limit.keyword and keyword.start < limit.keyword.start:
             yield Hit(
@@ -128,8 +128,10 @@ def _alias_uses(clause: Clause, aliases: dict[str, list[Item]]) -> Iterator[Hit]
         if is_op(prev, ".") or is_op(nxt, ".", "("):
             continue
         head = items[i - 2] if i >= 2 else None
-        if is_op(prev, "(") and isinstance(head, Token) and str(head.value).upper() in (
-            COLUMN_FIRST_FUNCS
+        if (
+            is_op(prev, "(")
+            and isinstance(head, Token)
+            and str(head.value).upper() in (COLUMN_FIRST_FUNCS)
         ):
             continue  # SIM(name, ...): a column argument, which the engine reads as one
         yield Hit(

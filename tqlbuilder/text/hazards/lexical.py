@@ -64,7 +64,7 @@ def _unknown_code(char: str) -> str:
 
 def _unknowns(ctx: Context, code: str) -> Iterator[Hit]:
     """The first unknown character of ``code``'s class, with how many more follow."""
-    found = [i for i in ctx.indices(R_OTHER, R_QEMPTY)]
+    found = ctx.indices(R_OTHER, R_QEMPTY)
     text, raw = ctx.text, ctx.raw
     matching = [i for i in found if _unknown_code(text[raw.starts[i] : raw.ends[i]]) == code]
     if not matching:
