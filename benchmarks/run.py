@@ -30,6 +30,7 @@ from benchmarks import (
     bench_import,
     bench_memory,
     bench_rest,
+    bench_text,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, machine_info
@@ -41,6 +42,7 @@ FIGURES: dict[str, tuple[str, Callable[[Settings], list[Row]]]] = {
     "4": ("response decoding", bench_decode.run),
     "5": ("import time", bench_import.run),
     "6": ("peak memory", bench_memory.run),
+    "7": ("text tools: lex / check speed and depth", bench_text.run),
 }
 
 COLUMNS = ("#", "measurement", "baseline", "candidate", "result", "target", "status")
@@ -86,7 +88,8 @@ def _parse_only(value: str) -> list[str]:
     chosen = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in FIGURES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown figure(s) {unknown}; pick from 1-6")
+        choices = ", ".join(FIGURES)
+        raise argparse.ArgumentTypeError(f"unknown figure(s) {unknown}; pick from {choices}")
     return chosen
 
 

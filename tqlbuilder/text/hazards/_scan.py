@@ -41,7 +41,10 @@ _EXP = r"(?:[eE][-+]?[0-9]+)?"
 _NUM = rf"(?:[0-9]+\.[0-9]*{_EXP}|\.[0-9]+{_EXP}|[0-9]+{_EXP})"
 _SIGNED = rf"(?:-(?!-)[ \t\n]*)*{_NUM}"
 _NUMERIC_LIST = re.compile(rf"\[[ \t\n]*{_SIGNED}(?:[ \t\n]*,[ \t\n]*{_SIGNED})*[ \t\n]*\]")
-_ARRAY_OPEN = re.compile(r"(?<![A-Za-z0-9_])[Aa][Rr][Rr][Aa][Yy][ \t\n]*\[")
+# ``ARRAY[``: searched in the lower-cased text when it is ASCII (lower() keeps the offsets and
+# a literal prefix is searched fast), else with character classes.
+_ARRAY_OPEN = re.compile(r"array[ \t\n]*\[")
+_ARRAY_OPEN_ANY_CASE = re.compile(r"[Aa][Rr][Rr][Aa][Yy][ \t\n]*\[")
 _ELIDE_FROM = 64  # only lists longer than this many characters are left out
 
 
@@ -428,7 +431,11 @@ class Context:
         """Index ranges ``[lo, hi)`` of the raw tokens inside long numeric ARRAY literals."""
         text, starts, ends = self.text, self.raw.starts, self.raw.ends
         ranges: list[tuple[int, int]] = []
-        for opening in _ARRAY_OPEN.finditer(text):
+        if text.isascii():
+            openings = _ARRAY_OPEN.finditer(text.lower())
+        else:
+            openings = _ARRAY_OPEN_ANY_CASE.finditer(text)
+        for opening in openings:
             bracket = opening.end() - 1
             lo = bisect_left(starts, bracket)
             if (

@@ -33,7 +33,7 @@ _INFINITIES = (float("inf"), float("-inf"))
 # (beyond int64), an exponent or a very long literal (beyond the double range).
 # Each alternative is anchored at the start of a run of digits (or at an exponent), so the
 # search is one linear pass.
-_NUMBER_SUSPECT = re.compile(r"(?<![0-9.])(?:0[0-9]|[0-9.]{19,})|[eE][-+]?[0-9]")
+_NUMBER_SUSPECT = re.compile(r"(?<![0-9.])(?:0[0-9]|[0-9]{19,}|[0-9.]{300,})|[eE][-+]?[0-9]")
 
 _UNKNOWN_HINTS = {
     "#": "'#' is not a comment",
