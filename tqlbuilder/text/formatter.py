@@ -13,14 +13,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tqlbuilder.errors import TQLSyntaxError
-from tqlbuilder.text.lexer import Token, TokenKind, engine_prefix_end, lex
+from tqlbuilder.text.lexer import (
+    R_COMMENT_TEXT,
+    R_OTHER,
+    R_QEMPTY,
+    R_QOPEN,
+    Scan,
+    Token,
+    TokenKind,
+    engine_prefix_end,
+    lex,
+    scan,
+    tokens_of,
+)
 
 __all__ = ["MAX_INDENT", "format"]
 
 _K = TokenKind
 _INDENT = "    "
 #: Sub-selects nested deeper than this are not indented further (output stays linear in size).
-MAX_INDENT = 32
+MAX_INDENT = 16
 _CLAUSE_WORDS = frozenset({"SELECT", "FROM", "WHERE", "HAVING", "LIMIT", "OFFSET"})
 _BY_WORDS = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"})
 _SET_OPS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
@@ -42,7 +54,13 @@ _REFUSED = {
 }
 
 
-def _refuse(text: str, tokens: Sequence[Token]) -> None:
+_REFUSED_RULES = frozenset({R_COMMENT_TEXT, R_OTHER, R_QEMPTY, R_QOPEN})
+
+
+def _refuse(text: str, tokens: Sequence[Token], raw: Scan) -> None:
+    unterminated = bool(tokens) and tokens[-1].kind is _K.UNTERMINATED_STRING
+    if not (unterminated or _REFUSED_RULES.intersection(raw.kinds) or "\0" in text):
+        return
     for tok in tokens:
         reason = _REFUSED.get(tok.kind)
         if reason is not None:
@@ -198,11 +216,17 @@ def format(text: str) -> str:
         )
         LIMIT 3
     """
-    tokens = lex(text)
-    _refuse(text, tokens)
-    expected = [(tok.kind, tok.text) for tok in tokens]
+    raw = scan(text)
+    tokens = tokens_of(text, raw)
+    _refuse(text, tokens, raw)
+    expected = [tok.text for tok in tokens]
     for glue in (True, False):
         result = _layout(tokens, glue)
-        if [(tok.kind, tok.text) for tok in lex(result)] == expected:
+        again = scan(result)  # same lexer rules and same texts: the same tokens
+        if (
+            again.kinds == raw.kinds
+            and [result[start:end] for start, end in zip(again.starts, again.ends, strict=True)]
+            == expected
+        ):
             return result
     raise AssertionError("formatting changed the token sequence")  # pragma: no cover

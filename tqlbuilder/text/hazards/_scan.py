@@ -321,7 +321,9 @@ def clauses_of(items: Sequence[Item]) -> list[Clause]:
 
 def select_list(clause: Clause) -> list[tuple[list[Item], Token | None]]:
     """The SELECT items as ``(expression, alias token or None)``, after TOP / DISTINCT [ON]."""
-    items = list(clause.items)
+    items = clause.items
+    if len(items) == 1:  # SELECT * / SELECT col: the common case, no alias possible
+        return [(list(items), None)]
     if is_kw(first(items), "TOP"):
         items = items[2:]
     if is_kw(first(items), "DISTINCT"):
@@ -362,8 +364,12 @@ def first_operand(items: Sequence[Item]) -> list[Item]:
 
 
 def is_select(items: Sequence[Item]) -> bool:
-    head = first(items)
-    return is_kw(head, "SELECT", "WITH") or is_query_group(head)
+    if not items:
+        return False
+    head = items[0]
+    if isinstance(head, Group):
+        return is_query_group(head)
+    return head.kind is _K.KEYWORD and head.value in ("SELECT", "WITH")
 
 
 # --------------------------------------------------------------------------- the context
@@ -500,9 +506,10 @@ class Context:
                     "LIMIT" in level.by_name or level.has_top
                 ) and "ORDER BY" not in level.by_name
                 for clause in level.clauses:
-                    self._scan_items(
-                        clause.items, clause.name, level, wraps and clause.name == "FROM", work
-                    )
+                    if clause.items:
+                        self._scan_items(
+                            clause.items, clause.name, level, wraps and clause.name == "FROM", work
+                        )
 
     def _scan_items(
         self,
