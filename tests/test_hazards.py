@@ -924,3 +924,50 @@ def test_a_30kb_vector_query_has_no_findings() -> None:
         + ']) AS "score" FROM "hub://org/ds") ORDER BY "score" DESC LIMIT 5'
     )
     assert check(query) == []
+
+
+# --------------------------------------------------------------------------- any nesting depth
+
+DEPTH = 20_000  # far beyond Python's recursion limit; the benchmark times 100,000
+
+
+def test_deep_nesting_is_checked_without_recursion() -> None:
+    """Findings at the bottom of deep nests are still found (and nothing raises)."""
+    parens = "SELECT * FROM x WHERE " + "(" * DEPTH + "a = 010" + ")" * DEPTH
+    assert codes(parens) == {"octal-integer"}
+    nested = "SELECT * FROM " + "(SELECT * FROM " * DEPTH + '"x" WHERE t = "v"' + ")" * DEPTH
+    assert codes(nested) == {"double-quoted-string"}
+    ranked = (
+        "SELECT * FROM "
+        + "(" * DEPTH
+        + "SELECT id FROM x ORDER BY L2_NORM(e - ARRAY[1]) DESC"
+        + ")" * DEPTH
+        + " LIMIT 3"
+    )
+    assert codes(ranked) == {"wrong-sort-direction"}
+    unclosed = "SELECT * FROM x WHERE " + "(" * DEPTH + "CONTAINS(t, '!')"
+    assert codes(unclosed) == {"contains-without-token"}
+    total = "SELECT * FROM x WHERE " + " + ".join(["a"] * DEPTH) + ' > 0 AND t = "v"'
+    assert codes(total) == {"double-quoted-string"}
+
+
+def test_check_never_raises_even_when_a_rule_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing rule becomes a check-incomplete warning; the other rules still report."""
+    from tqlbuilder.text.hazards import statements
+
+    def broken(ctx: object) -> list[object]:
+        raise ValueError("boom")
+
+    patched = tuple(
+        attrs.evolve(r, find=broken) if r.code == "distinct-ignored" else r for r in RULES
+    )
+    import tqlbuilder.text.hazards as hazards
+
+    monkeypatch.setattr(hazards, "RULES", patched)
+    findings = check('SELECT DISTINCT id FROM "x" WHERE id = 010')
+    assert [(f.code, f.severity) for f in findings] == [
+        ("check-incomplete", "warning"),
+        ("octal-integer", "error"),
+    ]
+    assert "distinct-ignored" in findings[0].message and "boom" in findings[0].message
+    assert statements.RULES  # the module's own registry is untouched
