@@ -482,6 +482,10 @@ class Context:
         work.extend((statement, False) for statement in self.statements if statement)
         while work:
             items, limited_outside = work.pop()
+            while len(items) == 1 and is_query_group(items[0]):  # ((SELECT ...)): one level
+                wrapper = items[0]
+                assert isinstance(wrapper, Group)
+                items = wrapper.items
             if not is_select(items):
                 self._scan_items(items, "", None, False, work)
                 continue
