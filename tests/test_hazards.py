@@ -971,3 +971,15 @@ def test_check_never_raises_even_when_a_rule_fails(monkeypatch: pytest.MonkeyPat
     ]
     assert "distinct-ignored" in findings[0].message and "boom" in findings[0].message
     assert statements.RULES  # the module's own registry is untouched
+
+
+def test_the_docs_table_of_codes_is_the_registry() -> None:
+    """docs/reading-tql.md holds exactly codes_table(): every code, severity, kind, summary."""
+    from tqlbuilder.text.hazards import codes_table
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "reading-tql.md"
+    assert codes_table() in docs.read_text(encoding="utf-8"), (
+        "regenerate the table in docs/reading-tql.md with tqlbuilder.text.hazards.codes_table()"
+    )
+    rows = codes_table().splitlines()[2:]
+    assert [row.split("`")[1] for row in rows] == [r.code for r in RULES]

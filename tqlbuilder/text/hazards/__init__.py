@@ -28,6 +28,7 @@ __all__ = [
     "Severity",
     "check",
     "codes",
+    "codes_table",
 ]
 
 
@@ -74,6 +75,18 @@ TRUNCATION_CODES: frozenset[str] = codes("truncation")
 
 #: Codes of text the engine refuses with an error (loud, not silent).
 REJECTED_CODES: frozenset[str] = codes("engine-rejects")
+
+
+def codes_table() -> str:
+    """The table of every code as Markdown (docs/reading-tql.md holds exactly this text).
+
+    Examples:
+        >>> codes_table().splitlines()[0]
+        '| Code | Severity | Kind | What the engine does |'
+    """
+    lines = ["| Code | Severity | Kind | What the engine does |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{r.code}` | {r.severity} | {r.kind} | {r.summary} |" for r in RULES]
+    return "\n".join(lines)
 
 
 def check(text: str) -> list[Finding]:
