@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from tqlbuilder.run.executor import Executor
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
 from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, check
 from tqlbuilder.text.lexer import Token, TokenKind, lex
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tqlbuilder.run.isolation import EnginePool
 
 __all__ = [
     "LocalExecutor",
@@ -55,10 +58,33 @@ class LocalExecutor(Executor):
     ``root`` (an existing directory) maps ``FROM "hub://org/ds"`` to ``root/org/ds`` and
     refuses every other dataset path; without it, paths go to the engine unchanged.
     ``as_list`` is accepted for signature compatibility and has no effect.
+
+    ``isolate=True`` runs each query in a supervised worker process
+    (:class:`~tqlbuilder.run.isolation.EnginePool` with its defaults: one worker per CPU, 30 s
+    and 2 GiB per query), so an engine crash, hang or runaway allocation raises
+    EngineCrashedError / EngineTimeoutError / EngineMemoryError (all ServerError) instead of
+    ending or stalling this process; pass an EnginePool to choose the limits or share workers
+    (the executor then does not close it). Off by default: a round trip costs a pickled copy.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, isolate: bool | EnginePool = False
+    ) -> None:
         self._root = None if root is None else resolve_root(root)
+        self._pool: EnginePool | None = None
+        self._owns_pool = False
+        if isolate is True:
+            from tqlbuilder.run.isolation import EnginePool
+
+            self._pool, self._owns_pool = EnginePool(), True
+        elif isolate is not False:
+            from tqlbuilder.run.isolation import EnginePool
+
+            if not isinstance(isolate, EnginePool):
+                raise UnsupportedTypeError(
+                    f"isolate must be a bool or an EnginePool, not {type(isolate).__name__}"
+                )
+            self._pool = isolate
 
     @property
     def root(self) -> str | None:
@@ -66,9 +92,13 @@ class LocalExecutor(Executor):
         return self._root
 
     def close(self) -> None:
-        """Nothing to release; present for symmetry with RestExecutor."""
+        """Stop the worker processes of ``isolate=True`` (idempotent); otherwise nothing."""
+        if self._owns_pool and self._pool is not None:
+            self._pool.close()
 
     def __repr__(self) -> str:
+        if self._pool is not None:
+            return f"LocalExecutor(root={self._root!r}, isolate={self._pool!r})"
         return f"LocalExecutor(root={self._root!r})"
 
     # ------------------------------------------------------------------ one query
@@ -78,14 +108,21 @@ class LocalExecutor(Executor):
             raise UnsupportedTypeError(f"as_list must be a bool, not {type(as_list).__name__}")
         refuse_hazards(tql)
         text = tql if self._root is None else map_dataset_paths(tql, self._root)
-        deeplake = require_engine()
         failure: str | None = None
-        try:
-            tensors, columns, length = _materialise(deeplake, text)
-        except Exception as exc:
-            if not _is_engine_error(exc):
-                raise
-            failure = str(exc).strip() or type(exc).__name__
+        if self._pool is not None:
+            outcome = self._pool.run(text, query=tql)
+            if isinstance(outcome, str):
+                failure = outcome
+            else:
+                tensors, columns, length = outcome
+        else:
+            deeplake = require_engine()
+            try:
+                tensors, columns, length = _materialise(deeplake, text)
+            except Exception as exc:
+                if not _is_engine_error(exc):
+                    raise
+                failure = str(exc).strip() or type(exc).__name__
         if failure is not None:
             failure = self._unmap(failure)
             raise QueryError(f"engine error: {failure}", server_message=failure, query=tql)

@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from tqlbuilder.engine.lexicon import INT64_MAX, INT64_MIN, RESERVED_WORDS, is_bare_name
+
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
@@ -31,26 +33,6 @@ __all__ = [
     "is_bare_identifier",
     "lex",
 ]
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
-
-_RESERVED_TEXT = """
-    ACROSS ADD AFTER ALL ALTER ANALYZE AND ARRAY AS ASC BEFORE BEGIN BETWEEN BIGINT BY CALL CASCADE
-    CASE CAST CHAR COLUMN COLUMNS COMMIT CONTROL COPY CREATE CROSS DATE DATETIME DAYS DEALLOCATE
-    DECIMAL DEFAULT DELETE DELTA DESC DESCRIBE DIRECT DISTINCT DOUBLE DROP ELSE END ESCAPE EXCEPT
-    EXECUTE EXISTS EXPAND EXPLAIN EXTRACT FALSE FILE FLOAT FOR FORMAT FROM FULL GLOBAL GROUP HASH
-    HAVING HINT HOURS IF ILIKE IMPORT IN INDEX INNER INSERT INT INTEGER INTERSECT INTERVAL INTO IS
-    ISNULL JOIN KEY LEFT LIKE LIMIT LOAD LOCAL LOCKED LONG MERGE MINUS MINUTES MONTHS NATURAL NO NOT
-    NOWAIT NULL NVARCHAR OF OFF OFFSET ON OR ORDER OUTER OVERLAP PARAMETERS PERCENT PLAN PREPARE
-    PRIMARY REAL RENAME REPLACE RESTRICT RIGHT ROLLBACK SAMPLE SCHEMA SCHEMAS SECONDS SELECT SET
-    SHARE SHOW SKIP SMALLINT SORTED SPACE SPATIAL SPLIT TABLE TABLES TEMPORARY TEXT_INTERNAL_TQL
-    THEN TIME TIMESTAMP TO TOP TRANSACTION TRUE TRUNCATE UNGROUP UNION UNIQUE UNLOAD UPDATE USING
-    VALUES VARCHAR VIEW VIRTUAL WHEN WHERE WITH YEARS
-"""
-#: Reserved words of the v4 lexer (case-insensitive), in upper case. ``CHARACTER VARYING`` is a
-#: two-word keyword token; ``CHARACTER`` alone is an ordinary identifier.
-RESERVED_WORDS: frozenset[str] = frozenset(_RESERVED_TEXT.split())
 
 
 class TokenKind(enum.Enum):
@@ -156,7 +138,6 @@ R_STRING, R_OTHER, R_END = _G["string"], _G["other"], _G["end"]
 R_COMMENT_TEXT = R_END + 1
 
 _OCTAL_PREFIX = re.compile(r"0[0-7]*")
-_BARE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _WS_RUN = re.compile(r"[ \t\n]+")
 _CHARVAR = re.compile(r"[Cc][Hh][Aa][Rr][Aa][Cc][Tt][Ee][Rr][ \t\n]+[Vv][Aa][Rr][Yy][Ii][Nn][Gg]")
 
@@ -404,8 +385,4 @@ def is_bare_identifier(name: str) -> bool:
         >>> is_bare_identifier("score"), is_bare_identifier("order")
         (True, False)
     """
-    return (
-        _BARE.fullmatch(name) is not None
-        and name.upper() not in RESERVED_WORDS
-        and name.upper() != "CHARACTER"
-    )
+    return is_bare_name(name)
