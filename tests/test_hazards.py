@@ -240,7 +240,7 @@ CASES: list[tuple[str, str, str, str]] = [
         "SAMPLE",
     ),
     ("SELECT id FROM \"x\" WHERE t CONTAINS 'a'", "infix-contains", "error", "CONTAINS"),
-    ('SELECT COUNT(*) FROM "x"', "count-function", "error", "COUNT"),
+    ('SELECT COUNT(*) FROM "x"', "absent-function", "error", "COUNT"),
     (
         'SELECT id FROM "x" WHERE id = (SELECT id FROM "x" LIMIT 1)',
         "scalar-subquery",
@@ -726,8 +726,9 @@ ERRORS = [
         "cannot be used without index",
     ),
     ("infix-contains", "SELECT id FROM {M} WHERE label CONTAINS 'cat'", "syntax error"),
-    ("count-function", "SELECT COUNT(*) FROM {M}", "'COUNT' is not found"),
-    ("count-function", "SELECT COUNT(id) AS c FROM {M}", "'COUNT' is not found"),
+    ("absent-function", "SELECT COUNT(*) FROM {M}", "'COUNT' is not found"),
+    ("absent-function", "SELECT COUNT(id) AS c FROM {M}", "'COUNT' is not found"),
+    ("absent-function", "SELECT id FROM {M} WHERE MAX(n) > 0", "'MAX' is not found"),
     (
         "scalar-subquery",
         "SELECT id FROM {M} WHERE id = (SELECT id FROM {M} LIMIT 1)",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tqlbuilder.engine.lexicon import CLAUSE_KEYWORDS, SET_OPERATIONS
 from tqlbuilder.errors import TQLSyntaxError
 from tqlbuilder.text.lexer import (
     R_COMMENT_TEXT,
@@ -33,9 +34,11 @@ _K = TokenKind
 _INDENT = "    "
 #: Sub-selects nested deeper than this are not indented further (output stays linear in size).
 MAX_INDENT = 16
-_CLAUSE_WORDS = frozenset({"SELECT", "FROM", "WHERE", "HAVING", "LIMIT", "OFFSET"})
-_BY_WORDS = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"})
-_SET_OPS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
+# Clause keywords from the lexicon; the BY-clauses start a line only when BY follows, and
+# HAVING (parsed, then ignored by the engine) gets its own line too.
+_BY_WORDS = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"}) & CLAUSE_KEYWORDS
+_CLAUSE_WORDS = (CLAUSE_KEYWORDS - _BY_WORDS) | {"HAVING"}
+_SET_OPS = SET_OPERATIONS
 _OPENERS = frozenset({"(", "[", "{"})
 _CLOSERS = frozenset({")", "]", "}"})
 _OPERAND_KEYWORDS = frozenset({"TRUE", "FALSE", "NULL"})

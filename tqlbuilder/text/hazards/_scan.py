@@ -12,6 +12,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
+from tqlbuilder.engine.lexicon import BP_EQUALITY, BP_ORDERING, OPERATORS, SET_OPERATIONS
 from tqlbuilder.text.lexer import (
     R_COMMENT_TEXT,
     R_FLOAT,
@@ -29,8 +30,10 @@ from tqlbuilder.text.lexer import (
 )
 
 _K = TokenKind
-SET_OPS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
-COMPARISONS = frozenset({"=", "==", "!=", "<>", "<", ">", "<=", ">="})
+SET_OPS = SET_OPERATIONS
+COMPARISONS = frozenset(
+    symbol for symbol, op in OPERATORS.items() if op.binding_power in (BP_EQUALITY, BP_ORDERING)
+)
 _OPENERS = frozenset({"(", "[", "{"})
 _CLOSERS = frozenset({")", "]", "}"})
 _NOT_CODE = frozenset({R_COMMENT_TEXT, R_OTHER, R_QEMPTY, R_QOPEN})

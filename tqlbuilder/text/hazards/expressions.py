@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from tqlbuilder.engine.catalog import ABSENT_FUNCTIONS
+from tqlbuilder.engine.rules import contains_problem
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import (
     COMPARISONS,
@@ -181,24 +183,16 @@ def _contains_text(group: Group) -> Token | None:
     return constant_string(args[1]) if len(args) == 2 else None
 
 
-def has_word_character(value: str) -> bool:
-    """True if ``value`` has a character the engine's text index treats as part of a word.
-
-    Python's ``str.isalnum`` approximates the engine's rule (a few non-decimal numerals differ;
-    the probed rule belongs in ``tqlbuilder.engine`` once it lands).
-    """
-    return any(ch.isalnum() for ch in value)
-
-
 @rule("contains-without-token", "error", "crash", "Dies (SIGSEGV) on an indexed column")
 def contains_without_token(ctx: Context) -> Iterator[Hit]:
     for _, _, group in _calls(ctx, "CONTAINS"):
         arg = _contains_text(group)
-        if arg is not None and isinstance(arg.value, str) and not has_word_character(arg.value):
+        value = arg.value if arg is not None else None
+        problem = contains_problem(value) if isinstance(value, str) else None
+        if arg is not None and problem is not None:
             yield Hit(
                 arg.start,
-                f"CONTAINS with {arg.text}, which has no word characters: on a column with "
-                "an inverted or BM25 index the engine process dies (SIGSEGV), also inside "
+                f"CONTAINS with {arg.text}: {problem} (an inverted or BM25 index), also inside "
                 "parentheses; drop the condition or search for a real word",
             )
 
@@ -223,15 +217,20 @@ def contains_wildcard(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@rule("count-function", "error", "engine-rejects", "COUNT(...) does not exist in the engine")
-def count_function(ctx: Context) -> Iterator[Hit]:
-    for _, name, _ in _calls(ctx, "COUNT"):
-        yield Hit(
-            name.start,
-            "the engine has no COUNT function ('Function 'COUNT' is not found in external "
-            "function sources'); count rows with len() of the result, or per group with "
-            "SHAPE(col)[0] in a GROUP BY query",
-        )
+@rule(
+    "absent-function",
+    "error",
+    "engine-rejects",
+    "A function the engine does not have: COUNT, MIN, MAX",
+)
+def absent_function(ctx: Context) -> Iterator[Hit]:
+    for name, instead in ABSENT_FUNCTIONS.items():
+        for _, tok, _ in _calls(ctx, name):
+            yield Hit(
+                tok.start,
+                f"the engine has no {name} function ('Function '{name}' is not found in "
+                f"external function sources'): {instead}",
+            )
 
 
 def _bm25_items(level: Level) -> Iterator[tuple[list[Item], Token | None, Token]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from tqlbuilder.engine.catalog import FUNCTIONS, by_ranking
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import (
     Clause,
@@ -29,12 +30,13 @@ from tqlbuilder.text.hazards._scan import (
 )
 from tqlbuilder.text.lexer import Token
 
-SIMILARITY_FUNCS = frozenset({"COSINE_SIMILARITY", "DOT", "MAXSIM", "BM25_SIMILARITY"})
-DISTANCE_FUNCS = frozenset({"L1_NORM", "L2_NORM", "LINF_NORM", "HAMMING_DISTANCE"})
-#: Distances whose top-k form (ORDER BY f(...) LIMIT k) the engine rejects.
-NO_TOP_K_FUNCS = frozenset({"L1_NORM", "LINF_NORM"})
+# Every function fact comes from the engine catalog (tqlbuilder/engine/catalog.py).
+SIMILARITY_FUNCS = by_ranking("desc")  # higher = closer: sorted DESC
+DISTANCE_FUNCS = by_ranking("asc")  # lower = closer: sorted ASC
+#: Functions whose top-k form (ORDER BY f(...) LIMIT k) the engine rejects.
+NO_TOP_K_FUNCS = frozenset(name for name, fn in FUNCTIONS.items() if not fn.top_k_safe)
 # Functions whose first argument is a column: a name there is read as a column, by design.
-COLUMN_FIRST_FUNCS = SIMILARITY_FUNCS | frozenset({"HAMMING_DISTANCE", "CONTAINS"})
+COLUMN_FIRST_FUNCS = frozenset(name for name, fn in FUNCTIONS.items() if fn.column_first)
 
 
 def _with(ctx: Context, name: str) -> Iterator[tuple[Level, Clause, Token]]:

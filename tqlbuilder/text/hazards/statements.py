@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tqlbuilder.engine.lexicon import ORDERING_OPERATORS
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import Context, is_kw, is_op
 from tqlbuilder.text.lexer import R_STRING, Token, TokenKind
 
 _K = TokenKind
-_ORDERINGS = frozenset({"<", ">", "<=", ">="})
+_ORDERINGS = ORDERING_OPERATORS
 
 
 def _keywords(ctx: Context, *words: str) -> Iterator[tuple[int, Token]]:
