@@ -33,7 +33,7 @@ __all__ = ["MAX_INDENT", "format"]
 _K = TokenKind
 _INDENT = "    "
 #: Sub-selects nested deeper than this are not indented further (output stays linear in size).
-MAX_INDENT = 16
+MAX_INDENT = 8
 # Clause keywords from the lexicon; the BY-clauses start a line only when BY follows, and
 # HAVING (parsed, then ignored by the engine) gets its own line too.
 _BY_WORDS = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"}) & CLAUSE_KEYWORDS
