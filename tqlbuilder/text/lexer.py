@@ -293,11 +293,12 @@ def token_at(text: str, raw: Scan, index: int) -> Token:
 def tokens_of(text: str, raw: Scan, indices: Iterable[int] | None = None) -> list[Token]:
     """The :class:`Token` s of entries ``indices`` of ``raw`` (all of them by default).
 
-    Operators and words, most of any text, are built inline (``tuple.__new__`` skips the
+    Operators, words and floats, most of any text, are built inline (``tuple.__new__`` skips the
     named tuple's Python-level constructor); the other kinds go through :func:`token_at`.
     """
     new = tuple.__new__
     tok_cls, op_kind, kw_kind, id_kind = Token, _K.OPERATOR, _K.KEYWORD, _K.IDENTIFIER
+    float_kind = _K.FLOAT
     reserved = RESERVED_WORDS
     kinds, starts, ends = raw
     out: list[Token] = []
@@ -316,6 +317,10 @@ def tokens_of(text: str, raw: Scan, indices: Iterable[int] | None = None) -> lis
                 append(new(tok_cls, (kw_kind, tok_text, start, end, upper, False)))
             else:
                 append(new(tok_cls, (id_kind, tok_text, start, end, tok_text, False)))
+        elif rule == R_FLOAT:
+            start, end = starts[i], ends[i]
+            tok_text = text[start:end]
+            append(new(tok_cls, (float_kind, tok_text, start, end, float(tok_text), False)))
         else:
             append(token_at(text, raw, i))
     return out
