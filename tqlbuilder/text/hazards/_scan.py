@@ -40,10 +40,11 @@ _NOT_CODE = frozenset({R_COMMENT_TEXT, R_OTHER, R_QEMPTY, R_QOPEN})
 
 # A long ARRAY[...] of plain numbers needs no structural check: its tokens are left out of the
 # tree (the lexical rules still see every number). ``--`` is excluded (it starts a comment).
-_EXP = r"(?:[eE][-+]?[0-9]+)?"
-_NUM = rf"(?:[0-9]+\.[0-9]*{_EXP}|\.[0-9]+{_EXP}|[0-9]+{_EXP})"
-_SIGNED = rf"(?:-(?!-)[ \t\n]*)*{_NUM}"
-_NUMERIC_LIST = re.compile(rf"\[[ \t\n]*{_SIGNED}(?:[ \t\n]*,[ \t\n]*{_SIGNED})*[ \t\n]*\]")
+# Possessive and atomic throughout: one left-to-right pass, no backtracking. The number forms
+# are the lexer's (int, and the three float rules) in one alternation.
+_NUM = r"(?>[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][-+]?[0-9]++)?+"
+_SIGNED = rf"(?:-(?!-)[ \t\n]*+)*+{_NUM}"
+_NUMERIC_LIST = re.compile(rf"\[[ \t\n]*+{_SIGNED}(?:[ \t\n]*+,[ \t\n]*+{_SIGNED})*+[ \t\n]*+\]")
 # ``ARRAY[``: searched in the lower-cased text when it is ASCII (lower() keeps the offsets and
 # a literal prefix is searched fast), else with character classes.
 _ARRAY_OPEN = re.compile(r"array[ \t\n]*\[")

@@ -7,6 +7,7 @@ passes. Engine facts: tests/test_lexer.py and tests/test_hazards.py (Deep Lake 4
 
 from __future__ import annotations
 
+import operator
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -29,11 +30,8 @@ from tqlbuilder.text.lexer import (
 _K = TokenKind
 STOP_STATEMENT = "the engine stops reading here and silently runs only the text before it"
 _INFINITIES = (float("inf"), float("-inf"))
-# Where a number can be read other than as written: a leading zero (octal), 19+ digits
-# (beyond int64), an exponent or a very long literal (beyond the double range).
-# Each alternative is anchored at the start of a run of digits (or at an exponent), so the
-# search is one linear pass.
-_NUMBER_SUSPECT = re.compile(r"(?<![0-9.])(?:0[0-9]|[0-9]{19,}|[0-9.]{300,})|[eE][-+]?[0-9]")
+# An exponent marks a float that may leave the double range (searched with a fast charset scan).
+_EXPONENT = re.compile(r"[eE]")
 
 _UNKNOWN_HINTS = {
     "#": "'#' is not a comment",
@@ -229,23 +227,36 @@ def comment(ctx: Context) -> Iterator[Hit]:
 
 
 def _suspect_numbers(ctx: Context) -> list[Token]:
-    """The number tokens that may be read other than as written (found with one regex)."""
+    """The number tokens that may be read other than as written, in text order.
+
+    Integers with a leading zero (octal) or 19+ digits (beyond int64), floats with an exponent
+    or 300+ characters (beyond the double range). Found without a Python loop over every token:
+    integers are rare in long texts, exponents are found by a regex scan.
+    """
     cached = ctx.memo.get("suspect-numbers")
     if cached is not None:
         return cached
-    found: list[Token] = []
-    ctx.memo["suspect-numbers"] = found
-    if R_INT not in ctx.rules_seen and R_FLOAT not in ctx.rules_seen:
-        return found
-    starts, kinds = ctx.raw.starts, ctx.raw.kinds
-    last = -1
-    for match in _NUMBER_SUSPECT.finditer(ctx.text):
-        index = bisect_right(starts, match.start()) - 1
-        if index <= last or index < 0 or kinds[index] not in (R_INT, R_FLOAT):
-            continue
-        last = index
-        found.append(token_at(ctx.text, ctx.raw, index))
-    return found
+    text, raw = ctx.text, ctx.raw
+    kinds, starts, ends = raw
+    found: set[int] = set()
+    if R_INT in ctx.rules_seen:
+        i = -1
+        for _ in range(kinds.count(R_INT)):  # list.index: a C-level search for each integer
+            i = kinds.index(R_INT, i + 1)
+            if (text[starts[i]] == "0" and ends[i] - starts[i] > 1) or ends[i] - starts[i] >= 19:
+                found.add(i)
+    if R_FLOAT in ctx.rules_seen:
+        for match in _EXPONENT.finditer(text):
+            index = bisect_right(starts, match.start()) - 1
+            if index >= 0 and kinds[index] == R_FLOAT:
+                found.add(index)
+        if max(map(operator.sub, ends, starts)) >= 300:
+            found.update(
+                i for i, k in enumerate(kinds) if k == R_FLOAT and ends[i] - starts[i] >= 300
+            )
+    tokens = [token_at(text, raw, i) for i in sorted(found)]
+    ctx.memo["suspect-numbers"] = tokens
+    return tokens
 
 
 @rule("octal-integer", "error", "silent-wrong", "Reads `010` as 8 (a leading zero means octal)")
