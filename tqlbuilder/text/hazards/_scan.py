@@ -428,7 +428,7 @@ class Context:
 
     def mentions(self, word: str) -> bool:
         """True if ``word`` occurs in the text in any case (a quick filter for rare rules)."""
-        return re.search(re.escape(word), self.text, re.IGNORECASE) is not None
+        return word.lower() in self.text.lower()  # a word of the lexer is ASCII
 
     def indices(self, *rules: int) -> list[int]:
         """Indices into :attr:`raw` of the tokens of the given lexer rules."""

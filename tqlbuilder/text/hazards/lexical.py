@@ -8,7 +8,6 @@ passes. Engine facts: tests/test_lexer.py and tests/test_hazards.py (Deep Lake 4
 from __future__ import annotations
 
 import operator
-import re
 from bisect import bisect_right
 from collections.abc import Iterator
 
@@ -30,8 +29,6 @@ from tqlbuilder.text.lexer import (
 _K = TokenKind
 STOP_STATEMENT = "the engine stops reading here and silently runs only the text before it"
 _INFINITIES = (float("inf"), float("-inf"))
-# An exponent marks a float that may leave the double range (searched with a fast charset scan).
-_EXPONENT = re.compile(r"[eE]")
 
 _UNKNOWN_HINTS = {
     "#": "'#' is not a comment",
@@ -231,7 +228,7 @@ def _suspect_numbers(ctx: Context) -> list[Token]:
 
     Integers with a leading zero (octal) or 19+ digits (beyond int64), floats with an exponent
     or 300+ characters (beyond the double range). Found without a Python loop over every token:
-    integers are rare in long texts, exponents are found by a regex scan.
+    integers are rare in long texts, exponent letters are found with ``str.find``.
     """
     cached = ctx.memo.get("suspect-numbers")
     if cached is not None:
@@ -246,10 +243,13 @@ def _suspect_numbers(ctx: Context) -> list[Token]:
             if (text[starts[i]] == "0" and ends[i] - starts[i] > 1) or ends[i] - starts[i] >= 19:
                 found.add(i)
     if R_FLOAT in ctx.rules_seen:
-        for match in _EXPONENT.finditer(text):
-            index = bisect_right(starts, match.start()) - 1
-            if index >= 0 and kinds[index] == R_FLOAT:
-                found.add(index)
+        for letter in "eE":  # str.find: a C-level search for each exponent letter
+            at = text.find(letter)
+            while at >= 0:
+                index = bisect_right(starts, at) - 1
+                if index >= 0 and kinds[index] == R_FLOAT:
+                    found.add(index)
+                at = text.find(letter, at + 1)
         if max(map(operator.sub, ends, starts)) >= 300:
             found.update(
                 i for i, k in enumerate(kinds) if k == R_FLOAT and ends[i] - starts[i] >= 300
