@@ -293,33 +293,36 @@ def build_tree(tokens: Sequence[Token]) -> list[Item]:
     return root
 
 
+_PLAIN_CLAUSES = frozenset({"SELECT", "FROM", "WHERE", "HAVING", "OFFSET", "LIMIT"})
+_BY_CLAUSES = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"})
+
+
 def clauses_of(items: Sequence[Item]) -> list[Clause]:
     """Cut one SELECT level into its clauses (a LIMIT after SAMPLE BY is ``SAMPLE LIMIT``)."""
-    clauses = [Clause("", None)]
+    current = Clause("", None)
+    clauses = [current]
     sampled = False
-    i = 0
     keyword = _K.KEYWORD
-    while i < len(items):
+    token = Token
+    n = len(items)
+    i = 0
+    while i < n:
         item = items[i]
-        name = ""
-        width = 1
-        if isinstance(item, Token) and item.kind is keyword:
-            word = str(item.value)
-            if word in ("SELECT", "FROM", "WHERE", "HAVING", "OFFSET"):
-                name = word
-            elif word == "LIMIT":
-                name = "SAMPLE LIMIT" if sampled else "LIMIT"
-            elif word in ("GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND") and is_kw(
-                items[i + 1] if i + 1 < len(items) else None, "BY"
-            ):
-                name, width = word + " BY", 2
+        i += 1
+        if type(item) is token and item.kind is keyword:
+            word = item.value
+            name = ""
+            if word in _PLAIN_CLAUSES:
+                name = "SAMPLE LIMIT" if word == "LIMIT" and sampled else str(word)
+            elif word in _BY_CLAUSES and i < n and is_kw(items[i], "BY"):
+                name = f"{word} BY"
                 sampled = sampled or word == "SAMPLE"
-        if name:
-            assert isinstance(item, Token)
-            clauses.append(Clause(name, item))
-        else:
-            clauses[-1].items.append(item)
-        i += width
+                i += 1
+            if name:
+                current = Clause(name, item)
+                clauses.append(current)
+                continue
+        current.items.append(item)
     return clauses
 
 
@@ -537,9 +540,12 @@ class Context:
             self.sequences.append(Sequence_(current, clause, level))
             prev: Item | None = None
             for i, item in enumerate(current):
-                if isinstance(item, Group):
+                if type(item) is Group:
                     groups.append((clause, level, prev, item))
-                    if is_query_group(item):
+                    query = item._query
+                    if query is None:
+                        query = is_query_group(item)
+                    if query:
                         work.append((item.items, limited_source and top and i == 0))
                     else:
                         stack.append(item.items)

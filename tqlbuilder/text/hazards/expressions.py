@@ -23,7 +23,6 @@ from tqlbuilder.text.hazards._scan import (
     is_op,
     is_query_group,
     pos,
-    sites,
     split,
     walk_tokens,
 )
@@ -102,37 +101,38 @@ def _single_quoted_name(items: Sequence[Item]) -> Token | None:
 def double_quoted_string(ctx: Context) -> Iterator[Hit]:
     if R_QIDENT not in ctx.rules_seen:
         return
-    for seq, i, item in sites(ctx):
-        if isinstance(item, Token):
-            compares = (item.kind is _K.OPERATOR and item.text in COMPARISONS) or is_kw(
-                item, "LIKE", "ILIKE"
-            )
-            if compares and seq.clause != "FROM":
-                tok = _lone_quoted(seq.items, i + 1)
-                if tok is not None:
-                    yield _double_quoted(tok)
+    op_kind, kw_kind, token = _K.OPERATOR, _K.KEYWORD, Token
+    for seq in ctx.sequences:  # comparisons with a lone quoted name (not FROM: JOIN ... ON)
+        if seq.clause == "FROM":
             continue
-        prev = seq.items[i - 1] if i else None
-        if is_query_group(item):
-            continue
-        if item.open.text == "[" and ends_operand(prev) and not is_kw(prev, "ARRAY"):
-            for dim in split(item.items, ","):
-                tok = _single_quoted_name(dim)
+        items = seq.items
+        for i, item in enumerate(items):
+            if type(item) is token and (
+                (item.kind is op_kind and item.text in COMPARISONS)
+                or (item.kind is kw_kind and item.value in ("LIKE", "ILIKE"))
+            ):
+                tok = _lone_quoted(items, i + 1)
                 if tok is not None:
                     yield _double_quoted(tok)
-        elif item.open.text == "(" and is_kw(prev, "IN"):
-            for element in split(item.items, ","):
-                tok = _single_quoted_name(element)
-                if tok is not None:
-                    yield _double_quoted(tok)
+    for _, _, prev, group in ctx.groups:  # a subscript key, an IN element, a CONTAINS value
+        opener = group.open.text
+        if (opener == "[" and ends_operand(prev) and not is_kw(prev, "ARRAY")) or (
+            opener == "(" and is_kw(prev, "IN") and not is_query_group(group)
+        ):
+            parts = split(group.items, ",")
         elif (
-            item.open.text == "("
+            opener == "("
             and isinstance(prev, Token)
             and prev.kind is _K.IDENTIFIER
             and str(prev.value).upper() == "CONTAINS"
+            and not is_query_group(group)
         ):
-            args = split(item.items, ",")
-            tok = _single_quoted_name(args[1]) if len(args) == 2 else None
+            args = split(group.items, ",")
+            parts = args[1:] if len(args) == 2 else []
+        else:
+            continue
+        for part in parts:
+            tok = _single_quoted_name(part)
             if tok is not None:
                 yield _double_quoted(tok)
 
