@@ -1,4 +1,4 @@
-"""Figure 7: the text tools. ``lex`` / ``check`` against a plain ``re`` tokenizer, and depth.
+"""Figure 8: the text tools. ``lex`` / ``check`` against a plain ``re`` tokenizer, and depth.
 
 * Speed: ``lex`` and ``check`` of a 30 KB vector query (1536 floats) against a 30-line
   tokenizer built on one ``re`` pattern that makes the same token split (checked equal). Target
@@ -75,7 +75,7 @@ def check_equivalent(text: str = VECTOR_QUERY) -> None:
     ours = [tok.text for tok in lex(text)]
     theirs = [tok for _, tok in baseline_tokens(text)]
     if ours != theirs:
-        raise AssertionError("figure 7: the baseline tokenizer splits differently from lex")
+        raise AssertionError("figure 8: the baseline tokenizer splits differently from lex")
 
 
 def deep_texts(depth: int) -> dict[str, str]:
@@ -118,7 +118,7 @@ def _speed_rows(settings: Settings) -> list[Row]:
         stretch = "met" if ratio <= STRETCH_RATIO else "missed"
         rows.append(
             Row(
-                figure="7",
+                figure="8",
                 case=f"{name} of a {len(VECTOR_QUERY) // 1000} KB vector query",
                 baseline=f"re tokenizer {format_ns(result.median('re tokenizer'))}",
                 candidate=f"{name} {format_ns(result.median(name))}",
@@ -153,7 +153,7 @@ def _depth_rows(settings: Settings) -> list[Row]:
             floor_ns = sorted(floors)[len(floors) // 2]
             rows.append(
                 Row(
-                    figure="7",
+                    figure="8",
                     case=f"{name}: {case}",
                     baseline=f"re tokenizer {format_ns(floor_ns)}",
                     candidate=f"{name} {format_ns(seconds * 1e9)}",

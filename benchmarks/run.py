@@ -30,6 +30,7 @@ from benchmarks import (
     bench_import,
     bench_memory,
     bench_rest,
+    bench_server,
     bench_text,
     bench_vector,
 )
@@ -42,7 +43,8 @@ FIGURES: dict[str, tuple[str, Callable[[Settings], list[Row]]]] = {
     "4": ("response decoding", bench_decode.run),
     "5": ("import time", bench_import.run),
     "6": ("peak memory", bench_memory.run),
-    "7": ("text tools: lex / check speed and depth", bench_text.run),
+    "7": ("local server: isolation price", bench_server.run),
+    "8": ("text tools: lex / check speed and depth", bench_text.run),
 }
 
 COLUMNS = ("#", "measurement", "baseline", "candidate", "result", "target", "status")
@@ -88,8 +90,9 @@ def _parse_only(value: str) -> list[str]:
     chosen = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in FIGURES]
     if unknown:
-        choices = ", ".join(FIGURES)
-        raise argparse.ArgumentTypeError(f"unknown figure(s) {unknown}; pick from {choices}")
+        raise argparse.ArgumentTypeError(
+            f"unknown figure(s) {unknown}; pick from {', '.join(FIGURES)}"
+        )
     return chosen
 
 

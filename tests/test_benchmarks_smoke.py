@@ -27,6 +27,7 @@ from benchmarks import (
     bench_import,
     bench_memory,
     bench_rest,
+    bench_server,
     bench_text,
     bench_vector,
 )
@@ -175,6 +176,17 @@ def test_memory_figure_runs() -> None:
     assert peak > 0 and length > 0
 
 
+# --------------------------------------------------------------------------- figure 7
+
+
+@pytest.mark.engine
+def test_server_figure_runs_and_both_servers_agree_with_local() -> None:
+    pytest.importorskip("deeplake")
+    rows = bench_server.run(TINY)  # check_equivalent runs first and raises on any difference
+    _check_rows(rows, "7")
+    assert len(rows) == 2 and all(row.value > 0 for row in rows)
+
+
 # --------------------------------------------------------------------------- the script
 
 
@@ -202,7 +214,7 @@ def test_run_script_as_documented(tmp_path: Path) -> None:
     assert [row["figure"] for row in document["rows"]] == ["6"]
 
 
-# --------------------------------------------------------------------------- figure 7
+# --------------------------------------------------------------------------- figure 8
 
 
 def test_text_baseline_splits_like_lex() -> None:
@@ -214,6 +226,6 @@ def test_text_baseline_splits_like_lex() -> None:
 
 def test_text_figure_runs() -> None:
     rows = bench_text.run(TINY)
-    _check_rows(rows, "7")
+    _check_rows(rows, "8")
     assert len(rows) == 2 + 9  # lex and check speed; 3 tools x 3 depth cases
     assert all("x the tokenizer" in row.result for row in rows[2:])

@@ -61,6 +61,8 @@ CLEAN = [
     """SELECT id FROM "p" SAMPLE BY id < 0 replace false LIMIT 2""",
     """SELECT id FROM "p" WHERE contains(t, ('deep')) AND contains(t, 'deep lake')""",
     """SELECT id, ROW_NUMBER() AS r, row_number() n FROM "p" ORDER BY id""",
+    """SELECT * FROM "p" WHERE id < 5 INTERSECT SELECT * FROM "p" WHERE id > 2""",
+    """SELECT id FROM ((SELECT * FROM "p" WHERE id < 5) EXCEPT (SELECT * FROM "p"))""",
     """SELECT id, BM25_SIMILARITY(t, 'x') AS score FROM "p" ORDER BY BM25_SIMILARITY(t, 'x') """
     """DESC LIMIT 3""",
     """SELECT * FROM (SELECT label, shape(id)[0] AS cnt FROM "p" GROUP BY label) WHERE cnt > 2""",
@@ -190,6 +192,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ),
     ('SELECT id FROM "x" INTERSECT SELECT id FROM "y"', "intersect-except", "error", "INTER"),
     ('SELECT id FROM "x" EXCEPT SELECT id FROM "y"', "intersect-except", "error", "EXCEPT"),
+    ('SELECT * FROM "x" EXCEPT SELECT * FROM "y"', "intersect-except", "error", "EXCEPT"),
     ('SELECT a.id FROM "x" AS a, "y" AS b', "comma-join", "error", ', "y"'),
     ('SELECT id FROM "x" ORDER BY RANDOM() LIMIT 3', "order-by-random", "warning", "RANDOM"),
     ('SELECT label FROM "x" GROUP BY label LIMIT 2', "limit-before-group", "error", "LIMIT"),
@@ -811,6 +814,21 @@ def test_selected_bm25_score_is_the_order_by_score(engine: Engine) -> None:
     assert isinstance(got, dict) and isinstance(meant, dict)
     assert got["score"] == meant["score"] and got["score"][0] > 0  # 'deep' is in neither row
     assert engine.reports(mismatch, "bm25-score-mismatch") and not codes(engine.q(same))
+
+
+@pytest.mark.engine
+def test_intersect_and_except_of_whole_rows_run(engine: Engine) -> None:
+    """Both sides SELECT * of one dataset: computed; a column list on either side: refused."""
+    whole = "SELECT * FROM {M} WHERE id < 5 INTERSECT SELECT * FROM {M} WHERE id > 2"
+    assert engine.ids(whole) == [3, 4] and not codes(engine.q(whole))
+    wrapped = (
+        "SELECT * FROM ((SELECT * FROM {M} WHERE id < 5) EXCEPT (SELECT * FROM {M} WHERE id > 2))"
+    )
+    assert engine.ids(wrapped) == [0, 1, 2] and not codes(engine.q(wrapped))
+    columns = "SELECT * FROM ((SELECT id FROM {M} WHERE id < 5) EXCEPT (SELECT id FROM {M}))"
+    result = engine.run(columns)
+    assert isinstance(result, str) and "difference of two independent" in result
+    assert engine.reports(columns, "intersect-except")
 
 
 @pytest.mark.engine

@@ -416,6 +416,8 @@ class Context:
         self.groups: list[tuple[str, Level | None, Item | None, Group]] = []
         #: Every call ``NAME(...)`` by upper-case name: ``(clause, name token, args group)``.
         self.calls: dict[str, list[tuple[str, Token, Group]]] = {}
+        #: Every set operation: its keywords (UNION, ...) and its operands' items.
+        self.set_operations: list[tuple[list[Token], list[list[Item]]]] = []
         #: Every clause by name: ``(level, clause, keyword)``.
         self.clauses: dict[str, list[tuple[Level, Clause, Token]]] = {}
         self._index()
@@ -502,6 +504,9 @@ class Context:
                     operands.append([])
                 elif not (is_kw(item, "ALL") and len(operands) > 1 and not operands[-1]):
                     operands[-1].append(item)
+            if len(operands) > 1:
+                keywords = [t for t in items if isinstance(t, Token) and is_kw(t, *SET_OPS)]
+                self.set_operations.append((keywords, operands))
             for index, operand in enumerate(operands):
                 level = Level(
                     clauses_of(operand),

@@ -110,6 +110,46 @@ def limit_after_union(ctx: Context) -> Iterator[Hit]:
                 )
 
 
+def _operand_shape(items: list[Item]) -> tuple[list[str], list[str]]:
+    """The token texts of an operand's SELECT list and FROM source."""
+    select: list[str] = []
+    source: list[str] = []
+    for clause in clauses_of(first_operand(items)):
+        if clause.name == "SELECT":
+            select = [tok.text for tok in walk_tokens(clause.items)]
+        elif clause.name == "FROM":
+            source = [tok.text for tok in walk_tokens(clause.items)]
+    return select, source
+
+
+@rule(
+    "intersect-except",
+    "error",
+    "engine-rejects",
+    "INTERSECT/EXCEPT of column lists or of two sources: 'Can't compute intersection'",
+)
+def intersect_except(ctx: Context) -> Iterator[Hit]:
+    for keywords, operands in ctx.set_operations:
+        hard = [tok for tok in keywords if tok.value in ("INTERSECT", "EXCEPT")]
+        if not hard:
+            continue
+        shapes = [_operand_shape(operand) for operand in operands]
+        whole_rows = all(select == ["*"] for select, _ in shapes)
+        one_source = len({tuple(source) for _, source in shapes}) == 1
+        if whole_rows and one_source:
+            continue  # verified on 4.7.4: SELECT * ... INTERSECT SELECT * ... on one dataset runs
+        for tok in hard:
+            what = "intersection" if tok.value == "INTERSECT" else "difference"
+            yield Hit(
+                tok.start,
+                f"{tok.value} fails on the engine ('Can't compute {what} of two independent "
+                "datasets') unless both sides are SELECT * over the same dataset (a column "
+                "list makes a new dataset); intersect whole rows and select the columns "
+                "outside: SELECT id FROM ((SELECT * FROM d WHERE ...) "
+                f"{tok.value} (SELECT * FROM d WHERE ...))",
+            )
+
+
 @rule("alias-in-same-level", "error", "engine-rejects", "Cannot see an alias in its own level")
 def alias_in_same_level(ctx: Context) -> Iterator[Hit]:
     for level in ctx.levels:
