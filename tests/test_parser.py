@@ -590,7 +590,6 @@ TRUNCATED = [
     ('SELECT\u00a0id FROM "ds"', "unknown character '\\xa0'", 6),
     ('SELECT id FROM "ds"\x00 WHERE id = 1', "NUL", 19),
     ("SELECT id FROM \"ds\" WHERE text = 'nul\x00byte'", "NUL", 37),
-    ('SELECT id FROM "ds" WHERE id = 1 -- end', "comment", 33),
     ('SELECT id FROM "ds" WHERE id = 1 -- c\n OR id = 3', "swallows the rest", 33),
     ('SELECT id FROM "ds" WHERE n--1 > 0', "comment", 27),
     ('SELECT id FROM "ds" WHERE text = \'abc', "unterminated string", 33),
@@ -1172,3 +1171,12 @@ def test_set_operations_round_trip_through_the_builder(op: str) -> None:
 def test_mixed_set_operations_in_one_chain_are_refused() -> None:
     with pytest.raises(UnsupportedSyntaxError, match="mixing UNION and INTERSECT"):
         parse("(SELECT * FROM ds) UNION (SELECT * FROM ds) INTERSECT (SELECT * FROM ds)")
+
+
+def test_a_comment_that_ends_the_text_is_dropped_but_one_that_swallows_a_line_is_refused() -> None:
+    assert (
+        parse("SELECT id FROM ds WHERE id = 1 -- end").to_tql() == "SELECT id FROM ds WHERE id = 1"
+    )
+    assert parse("SELECT id FROM ds -- a\n-- b\n").to_tql() == "SELECT id FROM ds"
+    with pytest.raises(TQLSyntaxError, match="comment"):  # the WHERE is inside the comment
+        parse("SELECT id FROM ds -- a\n  WHERE id = 1")
