@@ -142,7 +142,7 @@ def test_check_many_files_prefixes_paths_and_keeps_going(tmp_path: Path) -> None
 
 
 def test_check_reports_engine_rejected_syntax(tmp_path: Path) -> None:
-    result = cli("check", write(tmp_path, "SELECT COUNT(*) FROM \"x\" WHERE t CONTAINS 'a'"))
+    result = cli("check", write(tmp_path, "SELECT COUNT(*) AS c FROM \"x\" WHERE t CONTAINS 'a'"))
     assert result.returncode == 1
     codes = [FINDING_LINE.match(line).group(4) for line in result.stdout.splitlines()]  # type: ignore[union-attr]
     assert codes == ["absent-function", "infix-contains"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from tqlbuilder.engine.catalog import ABSENT_FUNCTIONS
-from tqlbuilder.engine.rules import contains_problem
+from tqlbuilder.engine.rules import contains_problem, unaliased_item_problem
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import (
     COMPARISONS,
@@ -305,26 +305,43 @@ def bm25_score_mismatch(ctx: Context) -> Iterator[Hit]:
                 )
 
 
+def _columns_read(expr: Sequence[Item]) -> int | None:
+    """How many distinct columns a select expression reads, or None for ``*`` / ``t.*``."""
+    tokens = walk_tokens(expr)
+    if tokens and is_op(tokens[-1], "*") and (len(tokens) == 1 or is_op(tokens[-2], ".")):
+        return None
+    names: set[str] = set()
+    for i, tok in enumerate(tokens):
+        if tok.kind not in (_K.IDENTIFIER, _K.QUOTED_IDENTIFIER):
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if is_op(nxt, "("):
+            continue  # a function name
+        if i and is_op(tokens[i - 1], "."):
+            continue  # t.col: counted once, as t
+        names.add(str(tok.value))
+    return len(names)
+
+
 @rule(
-    "unaliased-row-number",
+    "unaliased-expression",
     "error",
     "engine-rejects",
-    "ROW_NUMBER() in a SELECT list needs an alias",
+    "An unaliased select expression reading no column or several (ROW_NUMBER(), a * b)",
 )
-def unaliased_row_number(ctx: Context) -> Iterator[Hit]:
-    for level in ctx.levels if "ROW_NUMBER" in ctx.calls else ():
+def unaliased_expression(ctx: Context) -> Iterator[Hit]:
+    for level in ctx.levels:
         for expr, alias in level.select_items:
-            if alias is not None:
+            if alias is not None or not expr:
                 continue
-            for tok in walk_tokens(expr):
-                if tok.kind is _K.IDENTIFIER and str(tok.value).upper() == "ROW_NUMBER":
-                    yield Hit(
-                        tok.start,
-                        "ROW_NUMBER() without an alias: the engine fails ('SELECT tensor "
-                        "expression containing more than one tensor should be aliased'); "
-                        "write ROW_NUMBER() AS row",
-                    )
-                    break
+            count = _columns_read(expr)
+            problem = unaliased_item_problem(count) if count is not None else None
+            if problem is not None:
+                yield Hit(
+                    pos(expr[0]),
+                    f"{problem} ('SELECT tensor expression containing more than one tensor "
+                    "should be aliased'); name it: ... AS name",
+                )
 
 
 RULES = rules_in(globals())
