@@ -30,7 +30,7 @@ Pinned by ``tests/test_engine_semantics.py`` (generated rows against a reference
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from tqlbuilder.errors import BuildError
 from tqlbuilder.tree.expr import (
@@ -50,7 +50,7 @@ from tqlbuilder.tree.expr import (
 )
 from tqlbuilder.tree.walk import reads_json
 
-__all__ = ["like_keys", "lower_conditions"]
+__all__ = ["check_order_keys", "like_keys", "lower_conditions"]
 
 _LOWEST = as_literal(-sys.float_info.max, argument="JSON number guard")
 _EMPTY = as_literal("", argument="JSON string guard")
@@ -86,6 +86,48 @@ def lower_conditions(conditions: Iterable[Expr]) -> tuple[tuple[Expr, ...], tupl
     for index in lowered_at:  # a guard the WHERE asserts is TRUE inside every condition
         out[index] = _drop_covered(out[index], frozenset(seen))
     return tuple(out), like_keys(out)
+
+
+def check_order_keys(keys: Iterable[Expr], conditions: Iterable[Expr]) -> None:
+    """Refuse a sort key computed from a JSON key that rows may lack.
+
+    ``ORDER BY meta['n'] * -1`` fails with "Dtype is unknown." when any row lacks the key,
+    while a bare ``ORDER BY meta['n']`` sorts missing rows lowest
+    (``tests/test_engine_semantics.py``). A ``key.is_not_null()`` filter makes it safe.
+
+    Raises:
+        BuildError: such a key without that filter.
+    """
+    present = {c.operand.key() for c in conditions if isinstance(c, IsNull) and c.negated}
+    for key in keys:
+        if _is_json(key):
+            continue
+        for read in _json_reads(key):
+            if read.key() not in present:
+                raise BuildError(
+                    f"order_by({key.to_tql()}) computes from the JSON key {read.to_tql()}, and "
+                    "the engine fails ('Dtype is unknown.') when any row lacks it; add "
+                    f".where({read.to_tql()} IS NOT NULL) - col(...)[...].is_not_null() - or "
+                    "sort by the bare key"
+                )
+
+
+def _json_reads(expr: Expr) -> Iterator[Expr]:
+    stack: list[object] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Subscript) and node.json_key:
+            yield node
+        elif isinstance(node, Subscript):
+            stack.append(node.operand)
+        elif isinstance(node, BoolOp):
+            stack.extend(node.operands)
+        elif isinstance(node, Binary):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, Func):
+            stack.extend(arg for arg in node.args if isinstance(arg, Expr))
+        elif isinstance(node, (Not, Neg)):
+            stack.append(node.operand)
 
 
 def like_keys(conditions: Iterable[Expr]) -> tuple[Expr, ...]:
