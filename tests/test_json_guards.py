@@ -188,6 +188,21 @@ def test_abs_guard_fails_where_the_lowest_double_guard_works() -> None:
         assert sorted(int(n) for n in view["n"][:]) == want, where
 
 
+@pytest.mark.engine
+def test_is_null_is_not_a_presence_test() -> None:
+    """IS NULL also holds for a stored null or {}, and fails when a row holds a list."""
+    deeplake = pytest.importorskip("deeplake")
+    path = make_dataset([_MISSING, 1, None, {}, {"a": 1}, "a", True])
+    key = col("meta")["v"]
+    assert engine_ids(path, key.is_null()) == [0, 2, 3]
+    assert engine_ids(path, key.is_not_null()) == [1, 4, 5, 6]
+    assert engine_ids(path, G.present(col("meta"), "v")) == [1, 2, 3, 4, 5, 6]
+    with_list = make_dataset([_MISSING, 1, [1, 2]])
+    with pytest.raises(RuntimeError, match="dynamic shape"):
+        deeplake.query(f"SELECT id FROM \"{with_list}\" WHERE meta['v'] IS NULL")["id"][:]
+    assert engine_ids(with_list, G.present(col("meta"), "%")) == [1, 2]
+
+
 # ----------------------------------------------------------------------------- recognition
 
 

@@ -16,6 +16,10 @@ found in ``tests/probes/json_missing_keys.md``):
   string = ``k < -MAX AND k >= ''``; present = ``CONTAINS(KEYS(m), 'k')``, or
   ``k >= -MAX OR k < -MAX`` for a key with no engine word (``CONTAINS`` with such a string
   is refused by the executors' crash check).
+* ``k IS NULL`` holds for a missing key *and* for a stored null or ``{}``; ``k IS NOT NULL`` for
+  the other present values; both fail the query ("Can't eval dynamic shape array.") when any
+  row of the view holds a list under the key. So neither is a presence test (``present()``
+  is); :mod:`tqlbuilder.compiler.json_nulls` keeps them for ``is_null()``/``is_not_null()``.
 * Ints outside int64 and ``-2**63`` itself are written to a JSON column as null (``{}``): they
   read back as ``{}``, and ``k < -MAX`` holds for them like for any null. ``inf``/``nan``
   make the stored JSON unparsable ("Failed to parse JSON" on read).
