@@ -99,8 +99,8 @@ def check_order_keys(keys: Iterable[Expr], conditions: Iterable[Expr]) -> None:
     """
     present = {c.operand.key() for c in conditions if isinstance(c, IsNull) and c.negated}
     for key in keys:
-        if _is_json(key):
-            continue
+        if not isinstance(key, (Binary, Neg, Func)):
+            continue  # a bare key or an index into it sorts rows that lack it lowest
         for read in _json_reads(key):
             if read.key() not in present:
                 raise BuildError(
