@@ -70,7 +70,7 @@ def server(root: Path) -> Iterator[QueryServer]:
 @pytest.fixture
 def unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let hazardous text reach the engine workers (isolation is what is under test)."""
-    monkeypatch.setattr(local_module, "refuse_hazards", lambda tql: None)
+    monkeypatch.setattr(local_module.LocalExecutor, "_check_hazards", False)
 
 
 def address(url: str) -> tuple[str, int]:
