@@ -27,8 +27,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import attrs
-
 from tqlbuilder.engine.catalog import FUNCTIONS
 from tqlbuilder.errors import BuildError, UnsupportedConstructError
 from tqlbuilder.levels.nodes import Select, SetOp
@@ -156,7 +154,7 @@ def _select_levels(query: Query) -> Select:
     )
     if not needs_wrap:
         if levels:
-            base = attrs.evolve(base, order=levels[0])
+            base = base.with_order(levels[0])
         return top_k_wrap(base, query, levels, search)
     _check_visible(levels, outer, items, search)
     return top_k_wrap(alias_wrap(base, levels, tuple(outer), aliases), query, levels, search)
@@ -180,7 +178,7 @@ def alias_wrap(
     """
     remaining = list(levels)
     if remaining and not (aliases and referenced_columns(remaining[-1].expr) & aliases):
-        base = attrs.evolve(base, order=remaining.pop())
+        base = base.with_order(remaining.pop())
     return nested_sorts(base, remaining, outer)
 
 
@@ -218,7 +216,7 @@ def top_k_wrap(
     limit, offset, sampling = query.row_limit, query.row_offset or None, query.sampling
     if limit is not None and levels and _breaks_top_k(levels[0].expr, search):
         return Select(source=node, limit=limit, offset=offset, sampling=sampling)
-    return attrs.evolve(node, limit=limit, offset=offset, sampling=sampling)
+    return node.with_tail(limit, offset, sampling)
 
 
 def _breaks_top_k(expr: Expr, search: VectorSearch | None) -> bool:

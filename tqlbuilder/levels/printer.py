@@ -224,9 +224,48 @@ def _set_op(level: SetOp, parts: list[str]) -> None:
     parts.append(")")
 
 
+def _emit(expr: Expr, parts: list[str]) -> None:
+    """Append the text of ``expr`` to ``parts``: :func:`compile_expr` without the copies.
+
+    A select item such as ``COSINE_SIMILARITY(embedding, ARRAY[...]) AS score`` holds a vector
+    of ~16 KB; building its text through nested joins would copy it once per node, so aliases
+    and calls append their pieces here and the level is joined once.
+    """
+    kind = type(expr)
+    if kind is Alias:
+        assert isinstance(expr, Alias)
+        operand = expr.operand
+        if isinstance(operand, _ATOMS):
+            _emit(operand, parts)
+        else:
+            parts.append(f"({compile_expr(operand)})")
+        parts.append(" AS ")
+        parts.append(expr.text)
+    elif kind is Func:
+        assert isinstance(expr, Func)
+        parts.append(expr.name)
+        parts.append("(")
+        for index, arg in enumerate(expr.args):
+            if index:
+                parts.append(", ")
+            if isinstance(arg, Expr):
+                _emit(arg, parts)
+            else:
+                parts.append(_argument(arg))
+        parts.append(")")
+    else:
+        parts.append(compile_expr(expr))
+
+
 def _select(level: Select, parts: list[str]) -> None:
     parts.append("SELECT ")
-    parts.append(", ".join([compile_expr(item) for item in level.items]) or "*")
+    items = level.items
+    if not items:
+        parts.append("*")
+    for index, item in enumerate(items):
+        if index:
+            parts.append(", ")
+        _emit(item, parts)
     source = level.source
     if isinstance(source, Dataset):
         parts.append(" FROM ")

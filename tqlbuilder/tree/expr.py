@@ -25,7 +25,7 @@ from tqlbuilder.tree.literals import (
     render_identifier,
     render_scalar,
     render_string,
-    render_vector,
+    render_vector_shape,
 )
 
 __all__ = [
@@ -596,9 +596,8 @@ def lit(value: Any, *, dtype: str | None = None) -> Expr:
 
 def vector(value: Any, *, ndim: int | None = None, argument: str = "vector") -> Vector:
     """An ``ARRAY[...]`` literal from a list or ndarray (1-D or 2-D), validated and rendered."""
-    text = render_vector(value, argument=argument, ndim=ndim)
-    shape = np.shape(value)
-    return Vector(text, tuple(int(s) for s in shape))
+    text, shape = render_vector_shape(value, argument=argument, ndim=ndim)
+    return Vector(text, shape)
 
 
 def as_literal(value: Any, *, argument: str) -> Literal:
