@@ -70,6 +70,8 @@ class Settings:
     slow_rounds: int = 5
     import_runs: int = 25
     memory_dim: int = 3072
+    local_rows: int = 1000
+    local_dim: int = 1536
     profile: bool = False
     profile_ns: int = 1_000_000_000
 
@@ -109,6 +111,8 @@ class Settings:
             slow_rounds=1,
             import_runs=1,
             memory_dim=64,
+            local_rows=50,
+            local_dim=16,
         )
 
 

@@ -28,6 +28,7 @@ from benchmarks import (
     bench_decode,
     bench_filter,
     bench_import,
+    bench_local,
     bench_memory,
     bench_rest,
     bench_vector,
@@ -41,6 +42,7 @@ FIGURES: dict[str, tuple[str, Callable[[Settings], list[Row]]]] = {
     "4": ("response decoding", bench_decode.run),
     "5": ("import time", bench_import.run),
     "6": ("peak memory", bench_memory.run),
+    "7": ("embedded-engine executors", bench_local.run),
 }
 
 COLUMNS = ("#", "measurement", "baseline", "candidate", "result", "target", "status")
@@ -86,7 +88,7 @@ def _parse_only(value: str) -> list[str]:
     chosen = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in FIGURES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown figure(s) {unknown}; pick from 1-6")
+        raise argparse.ArgumentTypeError(f"unknown figure(s) {unknown}; pick from 1-7")
     return chosen
 
 
