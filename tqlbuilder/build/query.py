@@ -399,7 +399,8 @@ class Query:
 
             pretty_text: str = format_tql(cache[0])
             return pretty_text
-        return cache[0]
+        text: str = cache[0]
+        return text
 
     def _compiled(self) -> tuple[str, bool]:
         """The cached text and its provenance: True when no ``raw()`` fragment is in the tree.
