@@ -101,3 +101,11 @@ def test_local_executor_still_refuses_a_hazard_inside_a_raw_fragment() -> None:
         LocalExecutor().execute(query)
     with pytest.raises(QueryError, match="contains-without-token"):
         LocalExecutor().execute_many([query, query], max_workers=2)
+
+
+def test_the_lazy_orjson_option_is_orjsons_numpy_flag() -> None:
+    import orjson
+
+    from tqlbuilder.tree import literals
+
+    assert literals._ORJSON_NUMPY == orjson.OPT_SERIALIZE_NUMPY

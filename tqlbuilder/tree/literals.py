@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 import numpy as np
-import orjson
 
 from tqlbuilder.engine.lexicon import BARE_NAME, INT64_MAX, INT64_MIN, NOT_BARE_WORDS
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
@@ -30,7 +29,8 @@ __all__ = [
 # Characters that can never appear inside a quoted identifier: the lexer rule is "[^"\n]+", the
 # query is a C string (NUL ends it), and a CR would make the query two lines.
 _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
-_ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_ORJSON_NUMPY = 1 << 4  # orjson.OPT_SERIALIZE_NUMPY; orjson is imported on first use (its
+# import pulls in uuid, json and dataclasses: milliseconds that `from tqlbuilder import col` skips)
 # an element orjson writes positionally although numpy (and TQL) allow the shorter exponent form
 _SMALL_POSITIONAL = re.compile(rb"(-?)0\.(0+)([1-9])([0-9]*)")
 _LARGE_POSITIONAL = re.compile(rb"(-?)([1-9])([0-9]*?)(0*)\.0")
@@ -92,6 +92,8 @@ def _dump_vector(array: np.ndarray, prefix: bytes = b"") -> bytes:
     are and only the flagged elements are rewritten, so the text is never scanned from Python.
     The runs are joined through memoryviews: the text is copied once, into the result.
     """
+    import orjson  # a sys.modules lookup after the first vector
+
     dumps = orjson.dumps
     if array.ndim != 1 or array.dtype.kind != "f":
         return prefix + dumps(array, option=_ORJSON_NUMPY)
