@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # the full run behind docs/performance.md (~1-2 min)
     python benchmarks/run.py --quick    # a smoke run for CI (< 60 s)
+    python benchmarks/run.py --plots docs   # also write figure 8's log-log plots into docs/
 
 Each figure times a baseline (the code users would otherwise write) and tqlbuilder side by
 side, in interleaved rounds, and reports the ratio with the target it is held to. Options:
@@ -31,6 +32,7 @@ from benchmarks import (
     bench_local,
     bench_memory,
     bench_rest,
+    bench_scaling,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, machine_info
@@ -43,6 +45,7 @@ FIGURES: dict[str, tuple[str, Callable[[Settings], list[Row]]]] = {
     "5": ("import time", bench_import.run),
     "6": ("peak memory", bench_memory.run),
     "7": ("embedded-engine executors", bench_local.run),
+    "8": ("how cost grows (sweeps over sizes)", bench_scaling.run),
 }
 
 COLUMNS = ("#", "measurement", "baseline", "candidate", "result", "target", "status")
@@ -88,7 +91,7 @@ def _parse_only(value: str) -> list[str]:
     chosen = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in FIGURES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown figure(s) {unknown}; pick from 1-7")
+        raise argparse.ArgumentTypeError(f"unknown figure(s) {unknown}; pick from 1-8")
     return chosen
 
 
@@ -104,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON")
+    parser.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="figure 8 writes its log-log plots to DIR/scaling-<sweep>.png (e.g. docs)",
+    )
     args = parser.parse_args(argv)
 
     settings = Settings.quick() if args.quick else Settings.full()
@@ -122,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         title, run = FIGURES[figure]
         print(f"figure {figure}: {title} ...", end=" ", flush=True)
         figure_start = time.perf_counter()
-        rows.extend(run(settings))
+        if figure == "8":
+            rows.extend(bench_scaling.run(settings, plots=args.plots))
+        else:
+            rows.extend(run(settings))
         timings[figure] = time.perf_counter() - figure_start
         print(f"{timings[figure]:.1f} s", flush=True)
     total = time.perf_counter() - started

@@ -25,8 +25,10 @@ from benchmarks import (
     bench_decode,
     bench_filter,
     bench_import,
+    bench_local,
     bench_memory,
     bench_rest,
+    bench_scaling,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, compare
@@ -172,6 +174,39 @@ def test_memory_figure_runs() -> None:
         lambda: bench_vector.candidate(bench_vector.embedding(8))
     )
     assert peak > 0 and length > 0
+
+
+# --------------------------------------------------------------------------- figures 7, 8
+
+
+def test_local_figure_runs() -> None:
+    pytest.importorskip("deeplake")
+    rows = bench_local.run(TINY)  # also checks that both sides return the same ids
+    _check_rows(rows, "7")
+    assert rows[0].target == "<= 1.1x"
+
+
+@pytest.mark.parametrize("sweep", sorted(bench_scaling.SWEEPS))
+def test_scaling_sweeps_compare_equal_work(sweep: str) -> None:
+    check = bench_scaling.SWEEPS[sweep][4]
+    for size in bench_scaling.sweep_sizes(Settings.full())[sweep][:2]:
+        check(size)
+
+
+def test_scaling_figure_runs_and_plots(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    rows = bench_scaling.run(TINY, plots=tmp_path)
+    _check_rows(rows, "8")
+    pngs = sorted(p.name for p in tmp_path.iterdir())
+    assert pngs == sorted(f"scaling-{name}.png" for name in bench_scaling.SWEEPS)
+    assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in pngs)
+
+
+def test_scaling_slope_fit_reads_growth() -> None:
+    sizes = [10, 100, 1_000, 10_000]
+    assert bench_scaling.fit_slope(sizes, [5.0 * s for s in sizes]) == pytest.approx(1.0)
+    assert bench_scaling.fit_slope(sizes, [s * s for s in sizes]) == pytest.approx(2.0)
+    assert bench_scaling.fit_slope(sizes, [7.0] * 4) == pytest.approx(0.0, abs=1e-9)
 
 
 # --------------------------------------------------------------------------- the script
