@@ -63,6 +63,7 @@ class Settings:
     rest_queries: int = 200
     concurrent_queries: int = 64
     concurrent_workers: int = 8
+    async_queries: int = 50
     server_delay_s: float = 0.020
     decode_rows: int = 10_000
     embedding_rows: int = 10_000
@@ -105,6 +106,7 @@ class Settings:
             rest_queries=4,
             concurrent_queries=4,
             concurrent_workers=2,
+            async_queries=4,
             server_delay_s=0.005,
             decode_rows=50,
             embedding_rows=20,
