@@ -132,9 +132,10 @@ def test_rest_docs_pattern_and_executor_agree_and_the_executor_pools() -> None:
 
 
 def test_rest_figure_runs() -> None:
-    rows = bench_rest.run(TINY)
+    rows = bench_rest.run(TINY)  # the async row also checks that both executors agree
     _check_rows(rows, "3")
-    assert len(rows) == 2
+    assert len(rows) == 3
+    assert "AsyncRestExecutor" in rows[2].case
 
 
 # --------------------------------------------------------------------------- figure 4
