@@ -2,7 +2,7 @@
 
     python benchmarks/run.py            # the full run behind docs/performance.md (~1-2 min)
     python benchmarks/run.py --quick    # a smoke run for CI (< 60 s)
-    python benchmarks/run.py --plots docs   # also write figure 8's log-log plots into docs/
+    python benchmarks/run.py --plots docs   # also write figure 9's log-log plots into docs/
 
 Each figure times a baseline (the code users would otherwise write) and tqlbuilder side by
 side, in interleaved rounds, and reports the ratio with the target it is held to. Options:
@@ -33,6 +33,7 @@ from benchmarks import (
     bench_memory,
     bench_rest,
     bench_scaling,
+    bench_server,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, machine_info
@@ -44,8 +45,9 @@ FIGURES: dict[str, tuple[str, Callable[[Settings], list[Row]]]] = {
     "4": ("response decoding", bench_decode.run),
     "5": ("import time", bench_import.run),
     "6": ("peak memory", bench_memory.run),
-    "7": ("embedded-engine executors", bench_local.run),
-    "8": ("how cost grows (sweeps over sizes)", bench_scaling.run),
+    "7": ("local server: isolation price", bench_server.run),
+    "8": ("embedded-engine executors", bench_local.run),
+    "9": ("how cost grows (sweeps over sizes)", bench_scaling.run),
 }
 
 COLUMNS = ("#", "measurement", "baseline", "candidate", "result", "target", "status")
@@ -91,7 +93,9 @@ def _parse_only(value: str) -> list[str]:
     chosen = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in FIGURES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown figure(s) {unknown}; pick from 1-8")
+        raise argparse.ArgumentTypeError(
+            f"unknown figure(s) {unknown}; pick from {', '.join(FIGURES)}"
+        )
     return chosen
 
 
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "--plots",
         type=Path,
         metavar="DIR",
-        help="figure 8 writes its log-log plots to DIR/scaling-<sweep>.png (e.g. docs)",
+        help="figure 9 writes its log-log plots to DIR/scaling-<sweep>.png (e.g. docs)",
     )
     args = parser.parse_args(argv)
 
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         title, run = FIGURES[figure]
         print(f"figure {figure}: {title} ...", end=" ", flush=True)
         figure_start = time.perf_counter()
-        if figure == "8":
+        if figure == "9":
             rows.extend(bench_scaling.run(settings, plots=args.plots))
         else:
             rows.extend(run(settings))

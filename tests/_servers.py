@@ -25,13 +25,29 @@ CRASH_QUERY_CONTAINS = f"SELECT id FROM \"{HAZARD_PATH}\" WHERE CONTAINS(body, '
 HANG_QUERY = f'SELECT * FROM "{HAZARD_PATH}" SAMPLE BY id < 0 LIMIT 2'
 
 SERVING_PREFIX = "Serving on "
+_UNCHECKED_MAIN = (
+    "import sys; import tqlbuilder.run.local as local; "
+    "local.refuse_hazards = lambda tql: None; "
+    "from tqlbuilder.run.server import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 class ServerProcess:
     """A running server child: ``url``, ``process``, and :meth:`stop` (SIGTERM, then wait)."""
 
-    def __init__(self, root: Path, *, token: str | None, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        token: str | None,
+        extra_args: tuple[str, ...] = (),
+        unchecked: bool = False,
+    ) -> None:
+        """``unchecked``: switch the hazard checker off in the child (test-only), so crash and
+        hang inputs reach the engine workers."""
         command = [sys.executable, "-m", "tqlbuilder.server", "--root", str(root), "--port", "0"]
+        if unchecked:
+            command[1:3] = ["-c", _UNCHECKED_MAIN]
         if token is not None:
             command += ["--token", token]
         command += list(extra_args)

@@ -29,6 +29,7 @@ from benchmarks import (
     bench_memory,
     bench_rest,
     bench_scaling,
+    bench_server,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, compare
@@ -177,13 +178,25 @@ def test_memory_figure_runs() -> None:
     assert peak > 0 and length > 0
 
 
-# --------------------------------------------------------------------------- figures 7, 8
+# --------------------------------------------------------------------------- figure 7
 
 
+@pytest.mark.engine
+def test_server_figure_runs_and_both_servers_agree_with_local() -> None:
+    pytest.importorskip("deeplake")
+    rows = bench_server.run(TINY)  # check_equivalent runs first and raises on any difference
+    _check_rows(rows, "7")
+    assert len(rows) == 2 and all(row.value > 0 for row in rows)
+
+
+# --------------------------------------------------------------------------- figures 8, 9
+
+
+@pytest.mark.engine
 def test_local_figure_runs() -> None:
     pytest.importorskip("deeplake")
     rows = bench_local.run(TINY)  # also checks that both sides return the same ids
-    _check_rows(rows, "7")
+    _check_rows(rows, "8")
     assert rows[0].target == "<= 1.1x"
 
 
@@ -197,7 +210,7 @@ def test_scaling_sweeps_compare_equal_work(sweep: str) -> None:
 def test_scaling_figure_runs_and_plots(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     rows = bench_scaling.run(TINY, plots=tmp_path)
-    _check_rows(rows, "8")
+    _check_rows(rows, "9")
     pngs = sorted(p.name for p in tmp_path.iterdir())
     assert pngs == sorted(f"scaling-{name}.png" for name in bench_scaling.SWEEPS)
     assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in pngs)

@@ -131,7 +131,8 @@ def test_silently_wrong_constructs_are_refused() -> None:
     raises(InvalidValueError, "negative index", lambda: col("e")[-1])
     raises(InvalidValueError, "negative slice", lambda: col("e")[-2:4])
     raises(InvalidValueError, "step must be positive", lambda: col("e")[0:4:0])
-    raises(UnsupportedConstructError, "RANDOM", Q.order_by, F.random())
+    # ORDER BY RANDOM() shuffles (re-probed, issue 10 item 8); RANDOM() as a value is garbage
+    raises(UnsupportedConstructError, "RANDOM", Q.select, F.random().alias("r"))
     raises(UnsupportedConstructError, "concatenation", lambda: col("t") + "x")
 
 

@@ -47,6 +47,11 @@ STRINGS: list[Any] = [
     "\\",
     " ",
     "txt.a",
+    "x\ud7ff",  # the prefix range skips the surrogates: x\ud7ff% ends below x\ue000
+    "x\ue000",
+    "a\U0010ffff",  # the last code point: the range for a\U0010ffff% ends at "b"
+    "\U0010ffffz",
+    "ab\uffff",
 ]
 INTS = [0, 1, -1, 2, 3, -3, 5, 1000, -(2**31), 2**40, 2**53 + 1]
 FLOATS = [0.5, -2.5, 3.0, 0.1, -0.0, 1e-300, 1e300, 2.25]
@@ -172,7 +177,7 @@ def test_engine_traps_are_avoided(meta_path: str, spec: dict, expected: Any) -> 
 def test_regex_like_on_a_sparse_json_key_still_fails_on_the_engine(meta_path: str) -> None:
     """Documents the limit: if the engine starts accepting this, widen the safe LIKE shapes."""
     with pytest.raises(QueryError, match="Key not found"):
-        _engine_ids(meta_path, filters.from_dict({"k": {"$like": "a%"}}, json_column="meta"))
+        _engine_ids(meta_path, filters.from_dict({"k": {"$like": "%.txt"}}, json_column="meta"))
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +214,9 @@ def columns_path(tmp_path_factory: pytest.TempPathFactory) -> str:
         ({"lang": {"$like": "a\\_b%"}}, [4]),
         ({"lang": {"$like": "x%"}}, [6]),
         ({"lang": {"$contains": "b.t"}}, [4]),
+        ({"lang": {"$like": "a%"}}, [4, 7]),
+        ({"year": {"$exists": True}}, list(range(8))),
+        ({"year": {"$exists": False}}, []),
         ({}, list(range(8))),
         ({"$or": []}, []),
         ({"$nor": [{"lang": "en"}, {"lang": "de"}]}, [3, 4, 6, 7]),
@@ -405,3 +413,95 @@ def test_like_pattern_model() -> None:
     assert like_pattern("é") == "\\x{e9}"
     with pytest.raises(InvalidValueError):
         like_pattern("a\\")
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize(
+    "pattern", ["x\ud7ff%", "a\U0010ffff%", "\U0010ffff%", "ab\uffff%", "a%", "x%", "%", "it%"]
+)
+def test_prefix_ranges_on_a_sparse_key(meta_path: str, pattern: str) -> None:
+    spec = {"k": {"$like": pattern}}
+    expected = [i for i, row in enumerate(ROWS) if matches(row, spec)]
+    assert _engine_ids(meta_path, filters.from_dict(spec, json_column="meta")) == expected
+
+
+# ----------------------------------------------------------------------------- typed columns
+
+COLUMN_ROWS = [
+    {
+        "year": 1990 + (i * 7) % 40,
+        "rating": (i % 9) / 2 - 1.5,
+        "lang": ["en", "de", "it's", "naïve", "a_b", "x\ny", "%", "en-GB", "😀"][i % 9],
+        "flag": i % 3 == 0,
+    }
+    for i in range(60)
+]
+COLUMN_VALUES = {
+    "year": st.integers(1985, 2035),
+    "rating": st.sampled_from([-1.5, -1.0, 0.0, 0.5, 2.5, 3.0, 7.25]),
+    "lang": st.sampled_from(["en", "de", "it's", "naïve", "a_b", "x\ny", "%", "zz"]),
+    "flag": st.booleans(),
+}
+
+
+@st.composite
+def column_filters(draw: st.DrawFn, depth: int = 2) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    for key in draw(st.lists(st.sampled_from(list(COLUMN_VALUES)), max_size=2, unique=True)):
+        values = COLUMN_VALUES[key]
+        ops = ["bare", "$eq", "$ne", "$in", "$nin", "$not"]
+        if key in ("year", "rating"):
+            ops += ["$gt", "$gte", "$lt", "$lte"]
+        if key == "lang":
+            ops += ["$contains", "$like"]
+        op = draw(st.sampled_from(ops))
+        if op == "bare":
+            spec[key] = draw(values)
+        elif op in ("$in", "$nin"):
+            spec[key] = {op: draw(st.lists(values, min_size=0, max_size=3))}
+        elif op == "$contains":
+            spec[key] = {op: draw(st.sampled_from(["e", "n", "t's", "ï", "b", "GB"]))}
+        elif op == "$like":
+            spec[key] = {
+                op: draw(st.sampled_from(["e%", "%n", "_n", "%\\_%", "x_y", "%", "a\\_b"]))
+            }
+        elif op == "$not":
+            spec[key] = {op: {"$eq": draw(values)}}
+        else:
+            spec[key] = {op: draw(values)}
+    if depth > 0 and draw(st.booleans()):
+        op = draw(st.sampled_from(["$and", "$or", "$nor", "$not"]))
+        inner = column_filters(depth - 1)
+        spec[op] = draw(inner) if op == "$not" else draw(st.lists(inner, max_size=3))
+    return spec
+
+
+@pytest.fixture(scope="module")
+def typed_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    deeplake = pytest.importorskip("deeplake")
+    from deeplake import types
+
+    path = f"file://{tmp_path_factory.mktemp('filters') / 'typed'}"
+    ds = deeplake.create(path)
+    ds.add_column("id", types.Int64())
+    ds.add_column("year", types.Int64())
+    ds.add_column("rating", types.Float64())
+    ds.add_column("lang", types.Text())
+    ds.add_column("flag", types.Bool())
+    ds.append(
+        {
+            "id": list(range(len(COLUMN_ROWS))),
+            **{k: [r[k] for r in COLUMN_ROWS] for k in COLUMN_VALUES},
+        }
+    )
+    ds.commit()
+    return path
+
+
+@pytest.mark.engine
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=column_filters())
+def test_from_dict_on_typed_columns(typed_path: str, spec: dict[str, Any]) -> None:
+    expected = [i for i, row in enumerate(COLUMN_ROWS) if matches(row, spec)]
+    condition = filters.from_dict(spec)
+    assert _engine_ids(typed_path, condition) == expected, condition.to_tql()

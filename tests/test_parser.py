@@ -438,6 +438,8 @@ def test_every_catalog_function_is_built_by_f_and_read_back_by_parse(name: str) 
     assert SUPPORTED_FUNCTIONS[name] == entry.arity
     if name == "BM25_SIMILARITY":  # only as the ORDER BY key of a text search
         text = f"SELECT id FROM ds ORDER BY {built.to_tql()} DESC LIMIT 3"
+    elif name == "RANDOM":  # a sort key only: as a value it is garbage (issue 10, item 8)
+        text = f"SELECT id FROM ds ORDER BY {built.to_tql()} ASC LIMIT 3"
     else:
         text = select(built.alias("v")).from_("ds").to_tql()
     assert parse(text).to_tql() == text
@@ -489,7 +491,6 @@ UNSUPPORTED = [
     ('SELECT mv[0][1] FROM "ds"', "chained tensor subscripts", 12),
     ("SELECT id FROM \"ds\" WHERE text < 'b'", "text ordering comparison", 31),
     ("SELECT id FROM \"ds\" WHERE 'b' >= text", "text ordering comparison", 30),
-    ('SELECT id FROM "ds" ORDER BY random() LIMIT 3', "RANDOM()", 29),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY label) UNGROUP BY SPLIT', "SPLIT", 61),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY l) UNGROUP BY ARRAY[2, 5]', "ARRAY", 57),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY l) UNGROUP BY 0', "positive integer", 57),
@@ -656,7 +657,13 @@ def expressions(draw: st.DrawFn, depth: int = 2) -> Expr:
     if choice == 7:
         return draw(st.sampled_from([F.abs, F.sqrt, F.sum, F.avg, F.amin, F.nonzero]))(left)
     if choice == 8:
-        vector = draw(st.lists(FLOATS, min_size=2, max_size=4))
+        # within float32's range: the engine reads vector literals as float32 (issue 10, item 3)
+        # cosine also needs a non-zero float32 norm (issue 10, item 4)
+        vector = draw(
+            st.lists(FLOATS.filter(lambda x: abs(x) < 3.4e38), min_size=2, max_size=4).filter(
+                S.cosine_accepts
+            )
+        )
         return draw(
             st.sampled_from(
                 [
@@ -771,9 +778,10 @@ def wide_queries(draw: st.DrawFn, depth: int = 1) -> Query:
         if draw(st.booleans()):
             query = query.limit(draw(st.integers(0, 100))).offset(draw(st.integers(0, 5)))
     if draw(st.integers(0, 5)) == 0 and mode not in ("text", "union"):
+        weight = draw(st.sampled_from([1, 0.5, "n", F.max_weight((col("flag"), 2), (True, 1))]))
         query = query.sample_by(
-            draw(st.sampled_from([1, 0.5, "n", F.max_weight((col("flag"), 2), (True, 1))])),
-            replace=draw(st.booleans()),
+            weight,
+            replace=False if isinstance(weight, str) else draw(st.booleans()),  # "n": a column
             limit=draw(st.none() | st.integers(0, 9)),
         )
     return query

@@ -7,6 +7,7 @@ and its literals decode back to exactly the inputs; builder steps never change a
 from __future__ import annotations
 
 import copy
+import itertools
 from collections import Counter
 from typing import Any
 
@@ -97,7 +98,8 @@ def test_floats_round_trip(value: Any) -> None:
     )
 )
 def test_float32_vectors_round_trip_exactly(vector: np.ndarray) -> None:
-    text = str(select("id").from_("x").similar_to(vector).limit(1))
+    # dot: cosine refuses zero and overflowing float32 norms (issue 10, item 4)
+    text = str(select("id").from_("x").similar_to(vector, metric="dot").limit(1))
     assert_one_clean_line(text)
     body = text.split("ARRAY[", 1)[1].split("]", 1)[0]
     parsed = np.array([float(x) for x in body.split(",")], dtype=np.float32)
@@ -115,7 +117,11 @@ def test_random_queries_compile_to_one_clean_line(case: tuple[Any, list[str]]) -
     except BuildError:
         reject()  # counted as invalid: hypothesis fails if most are
     assert_one_clean_line(text)
-    assert Counter(literal_values(text)) == Counter(used)
+    found, wanted = Counter(literal_values(text)), Counter(used)
+    if "['" in text:  # JSON null semantics repeat a key in its type guards ('' is the text guard)
+        assert found >= wanted and set(found) <= set(wanted) | {""}
+    else:
+        assert found == wanted
     depth = 0  # brackets balance outside literals (the tokenizer skips quoted text)
     for token in tokenize(text):
         depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(token.text if token.kind == "op" else "", 0)
@@ -159,26 +165,35 @@ def _text(query: Any) -> str | None:
 
 
 @MANY
-@given(S.queries(), S.queries(), st.integers(0, 50))
-def test_equality_and_hash_are_structural(
-    a: tuple[Any, list[str]], b: tuple[Any, list[str]], n: int
-) -> None:
-    qa, qb = a[0], b[0]
-    text = _text(qa)
+@given(S.queries(), st.integers(0, 50), S.names)
+def test_equality_and_hash_are_structural(case: tuple[Any, list[str]], n: int, name: str) -> None:
+    query = case[0]
+    text = _text(query)
     # distinct objects with the same structure are equal, hash alike and compile alike
-    for twin in (qa._replace(), copy.deepcopy(qa)):
-        assert twin is not qa and twin == qa and hash(twin) == hash(qa)
+    for twin in (query._replace(), copy.deepcopy(query)):
+        assert twin is not query and twin == query and hash(twin) == hash(query)
         assert _text(twin) == text
-    # two queries built by the same steps are equal; one different step makes them unequal
-    assert qa.limit(n) == qa.limit(n) and hash(qa.limit(n)) == hash(qa.limit(n))
-    assert qa.limit(n) != qa.limit(n + 1)
-    assert (qa.limit(n) == qa) == (qa.row_limit == n)
-    # unequal text means unequal queries (equal queries compile alike)
-    other = _text(qb)
-    if text is not None and other is not None and text != other:
-        assert qa != qb
-    if qa == qb:
-        assert hash(qa) == hash(qb) and text == other
+    # one-step variants: each built twice is equal; two whose text differs are unequal
+    steps = [
+        lambda q: q,
+        lambda q: q.limit(n),
+        lambda q: q.limit(n + 1),
+        lambda q: q.where(col(name) == n),
+    ]
+    variants = []
+    for step in steps:
+        try:
+            first, second = step(query), step(query)
+        except BuildError:
+            continue
+        assert first == second and hash(first) == hash(second)
+        variants.append((first, _text(first)))
+    assert len(variants) >= 3  # the query itself and both limits always build
+    for (x, x_text), (y, y_text) in itertools.combinations(variants, 2):
+        if x_text is not None and y_text is not None and x_text != y_text:
+            assert x != y
+        if x == y:
+            assert hash(x) == hash(y) and x_text == y_text
 
 
 @MANY

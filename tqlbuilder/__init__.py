@@ -1,8 +1,19 @@
 """tqlbuilder: compose Deep Lake TQL in typed, immutable Python and run it safely.
 
->>> from tqlbuilder import select, col
->>> str(select("text").from_("hub://org/docs").where(col("year") > 2020).limit(5))
-'SELECT text FROM "hub://org/docs" WHERE year > 2020 LIMIT 5'
+>>> from tqlbuilder import LocalExecutor, col, select
+>>> query = select("id", "text").from_("hub://org/docs").where(col("year") > 2024).limit(5)
+>>> str(query)
+'SELECT id, text FROM "hub://org/docs" WHERE year > 2024 LIMIT 5'
+>>> str(select(col("order")).from_("hub://org/docs"))
+'SELECT "order" FROM "hub://org/docs"'
+
+Names are written bare where the engine reads them so and quoted otherwise (``order`` is a
+reserved word). Run the query on the embedded engine over a folder of datasets
+(``DATASET_ROOT`` holds ``org/docs``):
+
+>>> with LocalExecutor(DATASET_ROOT) as executor:
+...     executor.execute(query).column("id")
+[10, 11]
 
 Importing the package is cheap and has no side effects: every public name is loaded on first
 use, so ``requests`` and ``deeplake`` are only imported when an executor needs them.

@@ -46,10 +46,12 @@ from tqlbuilder.tree.expr import (
     Like,
     Literal,
     Not,
+    Verbatim,
     col,
     lit,
 )
 from tqlbuilder.tree.literals import render_scalar, render_string
+from tqlbuilder.tree.walk import reads_json
 
 __all__ = ["from_dict", "from_metadata_filters", "like_pattern"]
 
@@ -171,7 +173,8 @@ def _split_like(pattern: str) -> list[str | None]:
             if current:
                 parts.append("".join(current))
                 current = []
-            parts.append(None)
+            if not parts or parts[-1] is not None:  # "%%" is one "%"
+                parts.append(None)
         elif char == "_":
             raise ValueError("single-character wildcard")
         else:
@@ -336,7 +339,13 @@ class _Field:
         if not values:
             return _false()
         if not self.json:
-            return _guard(self.path, lambda: self.expr.isin(values))
+            # the engine fails on a bool inside IN ("std::get: wrong index for variant", probed
+            # on a Bool column and on JSON), so bools become = TRUE / = FALSE
+            plain = [v for v in values if not isinstance(v, bool)]
+            bools = [v for v in dict.fromkeys(values) if isinstance(v, bool)]
+            column_parts = [_guard(self.path, lambda: self.expr.isin(plain))] if plain else []
+            column_parts.extend(self.eq(v) for v in bools)
+            return _or(column_parts)
         strings = [v for v in values if isinstance(v, str)]
         others = [v for v in values if not isinstance(v, str)]
         parts: list[Expr] = []
@@ -363,6 +372,16 @@ class _Field:
             return found
         return _and([found, self.is_string()])
 
+    def prefix(self, text: str) -> Expr:
+        """A string value that starts with ``text``, as a range (the engine compares text by
+        code point, i.e. UTF-8 bytes: probed with ASCII, accents, BMP and astral characters)."""
+        parts: list[Expr] = [Binary(">=", self.expr, Literal(text, render_string(text)))]
+        upper = _successor(text)
+        if upper is not None:
+            parts.append(Binary("<", self.expr, Literal(upper, render_string(upper))))
+        parts.append(self.is_string())
+        return _and(parts)
+
     def like(self, pattern: str) -> Expr:
         engine_pattern = _guard(self.path, lambda: lit(like_pattern(pattern)))
         if not self.json:
@@ -378,6 +397,8 @@ class _Field:
             return self.eq("") if not parts else self.is_string()
         if len(parts) == 1 and literals:
             return self.eq(literals[0])
+        if len(parts) == 2 and isinstance(parts[0], str) and parts[1] is None:
+            return self.prefix(parts[0])
         if (
             len(parts) == 3
             and parts[0] is None
@@ -388,6 +409,20 @@ class _Field:
             return self.contains(parts[1])
         assert isinstance(engine_pattern, Literal)
         return Like(self.expr, engine_pattern, False, False)
+
+
+def _successor(text: str) -> str | None:
+    """The smallest string above every string that starts with ``text`` (None: no such one)."""
+    chars = list(text)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates are not characters; UTF-8 skips them
+            code = 0xE000
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
 
 
 def _word(text: str) -> bool:
@@ -503,10 +538,11 @@ def from_dict(spec: Mapping[str, Any], *, json_column: str | None = None) -> Exp
     missing keys and mixed value types (see the module docstring). Without it, keys are column
     names and ``$exists`` is ``IS [NOT] NULL``.
 
-    Limits (engine 4.7.4): a ``$like`` pattern that needs a regex (an ``_``, or ``%`` other
-    than at both ends of one literal) on a JSON key that some rows lack fails on the engine with
-    "Key not found" (engine-probe §4.5; no guard in the same WHERE avoids it); patterns
-    without wildcards, ``%``, and ``%text%`` are compiled without LIKE and work on any key.
+    Limits (engine 4.7.4): a ``$like`` pattern that needs a regex (an ``_``, a leading ``%``
+    before text, or ``%`` between texts) on a JSON key that some rows lack fails on the engine
+    with "Key not found" (engine-probe §4.5; no guard in the same WHERE avoids it); patterns
+    without wildcards, ``%``, ``text%`` (a range) and ``%text%`` (``CONTAINS``) are compiled
+    without LIKE and work on any key.
     Ints are exact within int64 but ``-2**63`` stored in JSON matches no numeric comparison.
 
     Args:
@@ -535,7 +571,10 @@ $not); did you mean '$gte'?
     """
     if json_column is not None:
         _guard("json_column", lambda: col(json_column))
-    return _Translator(json_column).filter(spec, "filter")
+    condition = _Translator(json_column).filter(spec, "filter")
+    # the forms above already say exactly what the engine should do on missing keys and mixed
+    # types (Mongo semantics); keep the compiler's SQL-null rewrite of JSON keys away from them
+    return Verbatim(condition) if reads_json(condition) else condition
 
 
 # =========================================================================== LlamaIndex

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tqlbuilder.compiler.json_nulls import lower_conditions
 from tqlbuilder.engine.catalog import BM25_MAX_LIMIT, FUNCTIONS
 from tqlbuilder.errors import BuildError, UnsupportedConstructError
 from tqlbuilder.levels.nodes import Select, SetOp
 from tqlbuilder.levels.printer import compile_expr, print_level
-from tqlbuilder.tree.expr import Alias, Column, Expr, Func, OrderKey, Star
+from tqlbuilder.tree.expr import Alias, Column, Expr, Func, IsNull, OrderKey, Star
 from tqlbuilder.tree.sources import Dataset, SetOperation, Subquery, TextSearch, VectorSearch
 from tqlbuilder.tree.walk import output_names, referenced_columns
 
@@ -49,21 +50,47 @@ def compile_query(query: Query) -> str:
 
 def lower(query: Query) -> Select:
     """The level tree the engine needs for ``query``."""
+    present: tuple[Expr, ...] = ()
+    if query.conditions:
+        conditions, present = lower_conditions(query.conditions)
+        if len(conditions) != len(query.conditions) or any(
+            new is not old for new, old in zip(conditions, query.conditions, strict=True)
+        ):
+            query = query._replace(conditions=conditions)
     if isinstance(query.search, TextSearch):
-        return bm25_paging(query, query.search)
-    return _select_levels(query)
+        return bm25_paging(query, query.search, present)
+    return _select_levels(query, present)
 
 
-def lower_source(query: Query) -> Dataset | Select | SetOp | None:
-    """The ``FROM`` of the base level: a dataset, a lowered subquery or set operation, or None."""
+def lower_source(query: Query, present: tuple[Expr, ...] = ()) -> Dataset | Select | SetOp | None:
+    """The ``FROM`` of the base level: a dataset, a lowered subquery or set operation, or None.
+
+    ``present`` are JSON keys a LIKE reads (see :mod:`~tqlbuilder.compiler.json_nulls`): the
+    base then reads a subquery that keeps only rows having them, unless its source already is
+    such a filter.
+    """
     source = query.source
+    lowered: Dataset | Select | SetOp | None
     if source is None or isinstance(source, Dataset):
-        return source
-    if isinstance(source, Subquery):
-        return lower(source.query)
-    if isinstance(source, SetOperation):
-        return SetOp(source.op, tuple(lower(operand) for operand in source.operands))
-    raise TypeError(f"unknown source {source!r}")  # pragma: no cover
+        lowered = source
+    elif isinstance(source, Subquery):
+        lowered = lower(source.query)
+    elif isinstance(source, SetOperation):
+        lowered = SetOp(source.op, tuple(lower(operand) for operand in source.operands))
+    else:  # pragma: no cover
+        raise TypeError(f"unknown source {source!r}")
+    if not present:
+        return lowered
+    guards = tuple(IsNull(key, True) for key in present)
+    if isinstance(lowered, Select) and _is_plain_filter(lowered):
+        have = {c.key() for c in lowered.where}
+        if all(g.key() in have for g in guards):
+            return lowered
+    return Select(source=lowered, where=guards)
+
+
+def _is_plain_filter(level: Select) -> bool:
+    return not (level.items or level.grouped or level.order or level.has_tail)
 
 
 # =========================================================================== sort keys
@@ -118,7 +145,7 @@ def _ranks_vectors(levels: list[OrderKey], search: VectorSearch | None) -> bool:
 # =========================================================================== SELECT queries
 
 
-def _select_levels(query: Query) -> Select:
+def _select_levels(query: Query, present: tuple[Expr, ...]) -> Select:
     search = query.search if isinstance(query.search, VectorSearch) else None
     items = query.items
     aliases = {item.name for item in items if isinstance(item, Alias)}
@@ -138,7 +165,7 @@ def _select_levels(query: Query) -> Select:
     grouped = bool(query.groups) or query.ungroup_count is not None
     alias_keys = bool(aliases) and any(referenced_columns(k.expr) & aliases for k in levels)
     if len(levels) > 1 and not (search or grouped or alias_keys or outer):
-        return sort_below_projection(query, levels)
+        return sort_below_projection(query, levels, present)
     needs_wrap = (
         search is not None
         or bool(outer)
@@ -148,7 +175,7 @@ def _select_levels(query: Query) -> Select:
     )
     base = Select(
         items=items if search is None else (*(items or (Star(),)), score_item(search)),
-        source=lower_source(query),
+        source=lower_source(query, present),
         where=tuple(inner),
         groups=query.groups,
         ungroup=query.ungroup_count,
@@ -192,14 +219,18 @@ def nested_sorts(base: Select, remaining: list[OrderKey], where: tuple[Expr, ...
     return Select(source=node, where=where, order=remaining[0] if remaining else None)
 
 
-def sort_below_projection(query: Query, levels: list[OrderKey]) -> Select:
+def sort_below_projection(
+    query: Query, levels: list[OrderKey], present: tuple[Expr, ...] = ()
+) -> Select:
     """Several sort keys on source columns: sort whole rows in nested levels, project last.
 
     ``SELECT items FROM (SELECT * FROM (SELECT * FROM src WHERE f ORDER BY k3) ORDER BY k2)
     ORDER BY k1 LIMIT n``: every level sees every column, so keys need not be selected.
     """
     remaining = list(levels)
-    node = Select(source=lower_source(query), where=query.conditions, order=remaining.pop())
+    node = Select(
+        source=lower_source(query, present), where=query.conditions, order=remaining.pop()
+    )
     while len(remaining) > 1:
         node = Select(source=node, order=remaining.pop())
     top = Select(items=query.items, source=node, order=remaining[0])
@@ -260,7 +291,7 @@ def _check_visible(
 # =========================================================================== BM25
 
 
-def bm25_paging(query: Query, search: TextSearch) -> Select:
+def bm25_paging(query: Query, search: TextSearch, present: tuple[Expr, ...] = ()) -> Select:
     """A BM25 page: ``SELECT items FROM (<ranked>) LIMIT k [OFFSET o]``.
 
     ``<ranked>`` is ``SELECT * FROM src WHERE ... ORDER BY BM25_SIMILARITY(col, 't') DESC LIMIT M``.
@@ -277,13 +308,13 @@ def bm25_paging(query: Query, search: TextSearch) -> Select:
             "text_search() needs .limit(k): the engine only runs BM25 as "
             "ORDER BY BM25_SIMILARITY(...) DESC LIMIT k"
         )
-    for what, present in (
+    for what, used in (
         ("order_by()", bool(query.ordering)),
         ("group_by()", bool(query.groups)),
         ("ungroup_by()", query.ungroup_count is not None),
         ("sample_by()", query.sampling is not None),
     ):
-        if present:
+        if used:
             raise UnsupportedConstructError(
                 f"text_search() cannot be combined with {what}: the engine accepts BM25 only "
                 "as the single ORDER BY key with LIMIT; wrap it: select().from_(bm25_query)..."
@@ -299,7 +330,7 @@ def bm25_paging(query: Query, search: TextSearch) -> Select:
                 "a text_search() filter cannot use a select-list alias; filter on source columns"
             )
     ranked = Select(
-        source=lower_source(query),
+        source=lower_source(query, present),
         where=query.conditions,
         order=OrderKey(Func("BM25_SIMILARITY", (search.column, search.text)), True),
         limit=BM25_MAX_LIMIT,

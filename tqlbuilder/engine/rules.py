@@ -16,7 +16,7 @@ refuses with it, the checker reports it: one rule, one answer.
 
 from __future__ import annotations
 
-import re
+from tqlbuilder.engine import words
 
 __all__ = [
     "constant_sampling_problem",
@@ -25,18 +25,11 @@ __all__ = [
     "open_slice_problem",
     "sampling_weight_problem",
     "sampling_weights_problem",
+    "text_ordering_problem",
 ]
 
-_WORD = re.compile(r"[^\W_]")
-
-
-def has_engine_word(text: str) -> bool:
-    """Whether a text index finds at least one word in ``text`` (a letter or digit; ``_`` is not).
-
-    Source: ``tests/test_hazards.py`` (``CONTAINS(<indexed text>, ' ')`` and ``'_'`` kill the
-    engine process).
-    """
-    return _WORD.search(text) is not None
+# the engine's word characters, probed for every code point (tests/probes/contains_words.py)
+has_engine_word = words.has_engine_word
 
 
 def contains_problem(value: str) -> str | None:
@@ -94,6 +87,18 @@ def sampling_weights_problem(weights: list[object]) -> str | None:
             "weight is zero"
         )
     return None
+
+
+def text_ordering_problem(json_operand: bool) -> str | None:
+    """Why ``x < 'text'`` (``<= > >=``) does not mean what it says, or None.
+
+    On a Text column the engine silently returns no rows for an ordering against text; on a JSON
+    key it orders JSON strings lexicographically (``tests/probes/json_missing_keys.md``), which
+    the builder's JSON null semantics rely on.
+    """
+    if json_operand:
+        return None
+    return "the engine silently returns no rows for text < > <= >= on a text column"
 
 
 def open_slice_problem(start: int | None, stop: int | None) -> str | None:

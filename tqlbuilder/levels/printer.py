@@ -37,6 +37,7 @@ from tqlbuilder.tree.expr import (
     Star,
     Subscript,
     Vector,
+    Verbatim,
     WeightPair,
 )
 from tqlbuilder.tree.sources import Dataset
@@ -58,7 +59,9 @@ _ATOMS = (Column, Literal, Vector, Func, Subscript, Raw, Star)
 def _operand(expr: Expr) -> str:
     """An operand of an operator: atoms bare, everything else in parentheses."""
     text = compile_expr(expr)
-    if isinstance(expr, _ATOMS):
+    if isinstance(expr, _ATOMS) or (
+        isinstance(expr, Verbatim) and isinstance(expr.operand, _ATOMS)
+    ):
         return text
     return f"({text})"
 
@@ -77,6 +80,10 @@ def _vector(expr: Vector) -> str:
 
 def _star(expr: Star) -> str:
     return "*"
+
+
+def _verbatim(expr: Verbatim) -> str:
+    return compile_expr(expr.operand)
 
 
 def _raw(expr: Raw) -> str:
@@ -177,6 +184,7 @@ _VISIT: dict[type, Callable[[Any], str]] = {
     Vector: _vector,
     Star: _star,
     Raw: _raw,
+    Verbatim: _verbatim,
     Binary: _binary,
     BoolOp: _bool_op,
     Not: _not,

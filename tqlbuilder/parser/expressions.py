@@ -25,6 +25,7 @@ from tqlbuilder.engine.rules import (
     contains_problem,
     sampling_weight_problem,
     sampling_weights_problem,
+    text_ordering_problem,
 )
 from tqlbuilder.errors import (
     BuildError,
@@ -35,7 +36,6 @@ from tqlbuilder.parser.arrays import ArrayParser
 from tqlbuilder.parser.cursor import MAX_DEPTH, _describe, _is_count, _is_text
 from tqlbuilder.text.lexer import Token, TokenKind
 from tqlbuilder.tree.expr import (
-    Between,
     Binary,
     BoolOp,
     Expr,
@@ -46,6 +46,7 @@ from tqlbuilder.tree.expr import (
     Literal,
     Neg,
     Not,
+    Subscript,
     WeightPair,
     as_literal,
     col,
@@ -132,7 +133,8 @@ class ExpressionParser(ArrayParser):
         if self._accept_kw("BETWEEN"):
             low = self._operand(0)
             self._expect_kw("AND", "between the BETWEEN bounds")
-            return Between(left, low, self._operand(0))
+            # .between(): writes (x >= a) AND (x <= b) where BETWEEN would kill the engine
+            return left.between(low, self._operand(0))
         return left
 
     def _in_list(self, operand: Expr, *, negated: bool) -> Expr:
@@ -266,12 +268,14 @@ class ExpressionParser(ArrayParser):
 
     def _binary(self, op: str, left: Expr, right: Expr, position: int) -> Expr:
         if (_is_text(left) or _is_text(right)) and op in ORDERING_OPERATORS:
-            self._unsupported(
-                f"the text ordering comparison {op}",
-                "the engine silently returns no rows for text < > <= >=; use =, IN, LIKE or "
-                "BETWEEN (lexicographic)",
-                position,
-            )
+            json = any(isinstance(e, Subscript) and e.json_key for e in (left, right))
+            problem = text_ordering_problem(json)
+            if problem is not None:
+                self._unsupported(
+                    f"the text ordering comparison {op}",
+                    f"{problem}; use =, IN, LIKE or BETWEEN (lexicographic)",
+                    position,
+                )
         if (_is_text(left) or _is_text(right)) and op in ARITHMETIC_OPERATORS:
             self._unsupported(
                 f"arithmetic {op} with a string",

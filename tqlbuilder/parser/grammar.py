@@ -22,17 +22,18 @@ from tqlbuilder.parser.expressions import _JOIN_REASON, ExpressionParser
 from tqlbuilder.tree.expr import (
     Alias,
     Expr,
-    Func,
     Literal,
     OrderKey,
     Star,
     Vector,
+    Verbatim,
 )
 from tqlbuilder.tree.literals import render_identifier
 from tqlbuilder.tree.sources import (
     Dataset,
     Sampling,
 )
+from tqlbuilder.tree.walk import reads_json
 
 __all__ = ["Parser"]
 
@@ -142,7 +143,8 @@ class Parser(ExpressionParser):
         if self._accept_kw("FROM"):
             source = self._table_ref()
         if self._accept_kw("WHERE"):
-            where = _split_and(self._expr())
+            # text means what the engine does with it: keep JSON conditions verbatim
+            where = tuple(Verbatim(c) if reads_json(c) else c for c in _split_and(self._expr()))
         if self._is_kw("EXPAND"):
             self._unsupported(
                 "EXPAND BY", "it is deprecated and the engine does not expand (it is a no-op)"
@@ -258,20 +260,12 @@ class Parser(ExpressionParser):
         """``[ORDER BY key [ASC|DESC]] [LIMIT n [OFFSET m] | OFFSET m] [SAMPLE BY ...]``."""
         if self._accept_kw("ORDER"):
             self._expect_kw("BY", "after ORDER")
-            start = self.position()
             key = self._expr()
             descending = False
             if self._accept_kw("DESC"):
                 descending = True
             else:
                 self._accept_kw("ASC")
-            if isinstance(key, Func) and key.name == "RANDOM":
-                self._unsupported(
-                    "ORDER BY RANDOM()",
-                    "the builder refuses it as a way to draw random rows; use SAMPLE BY 1 LIMIT n "
-                    "(sample_by(1, limit=n))",
-                    start,
-                )
             if self._is_op(","):
                 self._unsupported(
                     "a second ORDER BY key",

@@ -10,9 +10,12 @@ this process, and turns those failures into errors for the one query that caused
 - the worker's resident memory passes ``memory_limit`` bytes (checked every 0.1 s, Linux):
   the worker is killed, :class:`EngineMemoryError`.
 
-Workers are started with the ``spawn`` method (forking a process that has loaded deeplake's
-threads can deadlock the child) and import deeplake before they take work. Messages travel over
-:func:`multiprocessing.Pipe` (pickled tuples). Engine facts (verified on deeplake 4.7.4 in
+Workers are fresh interpreters started with :mod:`subprocess` (exec, never a bare fork: forking
+a process that has loaded deeplake's threads can deadlock the child; and unlike
+multiprocessing's ``spawn`` the parent's ``__main__`` is not re-imported, so no
+``if __name__ == "__main__"`` guard is needed). They import deeplake before they take work.
+Messages are pickled tuples over a socket pair wrapped in
+:class:`multiprocessing.connection.Connection`. Engine facts (verified on deeplake 4.7.4 in
 tests/test_isolation.py): ``features[0] BETWEEN 0.5 AND 1.0`` on a float array column and
 ``CONTAINS(text, ' ')`` on a BM25-indexed column end the process with SIGSEGV;
 ``SAMPLE BY id < 0 LIMIT 2`` never returns, holds the GIL and grows memory (about 50 MB/s).
@@ -21,10 +24,12 @@ tests/test_isolation.py): ``features[0] BETWEEN 0.5 AND 1.0`` on a float array c
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import queue
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -37,6 +42,7 @@ from tqlbuilder.errors import (
     ExecutionError,
     InvalidValueError,
     ServerError,
+    UnsupportedTypeError,
 )
 
 __all__ = [
@@ -48,6 +54,7 @@ __all__ = [
     "EngineTimeoutError",
     "Outcome",
     "default_workers",
+    "pool_option",
 ]
 
 DEFAULT_QUERY_TIMEOUT = 30.0
@@ -69,6 +76,21 @@ class EngineTimeoutError(ServerError):
 
 class EngineMemoryError(ServerError):
     """The query's worker passed the memory limit; it was killed and replaced."""
+
+
+def pool_option(isolate: object) -> tuple[EnginePool, bool]:
+    """``LocalExecutor(isolate=...)``: a new pool it owns (True) or the given one (not owned).
+
+    Raises:
+        UnsupportedTypeError: ``isolate`` is neither a bool nor an EnginePool.
+    """
+    if isolate is True:
+        return EnginePool(), True
+    if isinstance(isolate, EnginePool):
+        return isolate, False
+    raise UnsupportedTypeError(
+        f"isolate must be a bool or an EnginePool, not {type(isolate).__name__}"
+    )
 
 
 def default_workers() -> int:
@@ -187,6 +209,18 @@ class EnginePool:
         """:meth:`submit` and wait for the outcome (raising what the Future holds)."""
         return self.submit(text, query=query).result()
 
+    def materialise(
+        self, text: str, *, query: str | None = None
+    ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
+        """:meth:`run`, with an engine error raised as ``RuntimeError`` (as the engine does).
+
+        Returns ``(names, columns, length)``, what LocalExecutor reads in-process.
+        """
+        outcome = self.run(text, query=query)
+        if isinstance(outcome, str):
+            raise RuntimeError(outcome)
+        return outcome
+
     def close(self) -> None:
         """Kill the workers, fail unfinished queries with ServerError, join threads. Idempotent."""
         with self._lock:
@@ -241,7 +275,7 @@ class _Slot:
     def __init__(self, pool: EnginePool, index: int) -> None:
         self.pool = pool
         self.index = index
-        self.process: Any = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.conn: Connection | None = None
         self.ready = threading.Event()
         self.start_error: ExecutionError | EngineNotInstalledError | None = None
@@ -254,24 +288,30 @@ class _Slot:
 
     def spawn(self) -> None:
         """Start a worker (from this slot's own thread) and wait until it has loaded deeplake."""
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        process = context.Process(
-            target=_worker_main,
-            args=(child,),
-            name=f"tqlbuilder-engine-{self.index}",
-            daemon=True,
-        )
-        with self._lock:
-            if self.pool.closed:
-                parent.close()
-                child.close()
-                return
-            process.start()
-            self.process, self.conn = process, parent
-        child.close()
+        parent_sock, child_sock = socket.socketpair()
+        parent = Connection(parent_sock.detach())
+        try:
+            with self._lock:
+                if self.pool.closed:
+                    parent.close()
+                    return
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _BOOTSTRAP, str(child_sock.fileno())],
+                    pass_fds=(child_sock.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,  # the server's stdout carries its "Serving on" line
+                )
+                self.process, self.conn = process, parent
+        except (OSError, ValueError) as exc:
+            parent.close()
+            self.start_error = ServerError(f"could not start an engine worker: {exc}")
+            self.ready.set()
+            return
+        finally:
+            child_sock.close()
         message: Any = None
         with contextlib.suppress(EOFError, OSError):
+            parent.send(list(sys.path))
             if parent.poll(_START_TIMEOUT):
                 message = parent.recv()
         if isinstance(message, tuple) and message[0] == "ready":
@@ -292,9 +332,10 @@ class _Slot:
             self.process = self.conn = None
         if process is None:
             return
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError):
             process.kill()
-        process.join(timeout=10)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
         if conn is not None:
             conn.close()
 
@@ -373,10 +414,10 @@ def _closed_error(query: str) -> ServerError:
     return ServerError("the engine pool was closed before the query finished", query=query)
 
 
-def _exit_description(process: Any) -> str:
-    process.join(timeout=5)
-    code = process.exitcode
-    if code is None:
+def _exit_description(process: subprocess.Popen[bytes]) -> str:
+    try:
+        code = process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
         return "worker still running"
     if code < 0:
         try:
@@ -411,6 +452,18 @@ def _positive(name: str, value: float | None) -> float | None:
 
 
 # ---------------------------------------------------------------------- the worker process
+
+# A fresh interpreter (exec, not fork, and no re-import of the parent's __main__, so a script
+# without an ``if __name__ == "__main__"`` guard can start a pool): wrap the inherited socket
+# in a Connection, take the parent's sys.path, then serve.
+_BOOTSTRAP = (
+    "import sys\n"
+    "from multiprocessing.connection import Connection\n"
+    "conn = Connection(int(sys.argv[1]))\n"
+    "sys.path[:] = conn.recv()\n"
+    "from tqlbuilder.run.isolation import _worker_main\n"
+    "_worker_main(conn)\n"
+)
 
 
 def _worker_main(conn: Connection) -> None:  # pragma: no cover - runs in the child

@@ -73,18 +73,10 @@ class LocalExecutor(Executor):
         self._root = None if root is None else resolve_root(root)
         self._pool: EnginePool | None = None
         self._owns_pool = False
-        if isolate is True:
-            from tqlbuilder.run.isolation import EnginePool
+        if isolate is not False:
+            from tqlbuilder.run.isolation import pool_option
 
-            self._pool, self._owns_pool = EnginePool(), True
-        elif isolate is not False:
-            from tqlbuilder.run.isolation import EnginePool
-
-            if not isinstance(isolate, EnginePool):
-                raise UnsupportedTypeError(
-                    f"isolate must be a bool or an EnginePool, not {type(isolate).__name__}"
-                )
-            self._pool = isolate
+            self._pool, self._owns_pool = pool_option(isolate)
 
     @property
     def root(self) -> str | None:
@@ -116,21 +108,17 @@ class LocalExecutor(Executor):
         if not checked:
             refuse_hazards(tql)
         text = tql if self._root is None else map_dataset_paths(tql, self._root)
+        deeplake = require_engine()
         failure: str | None = None
-        if self._pool is not None:
-            outcome = self._pool.run(text, query=tql)
-            if isinstance(outcome, str):
-                failure = outcome
+        try:
+            if self._pool is not None:  # engine errors come back as RuntimeError
+                tensors, columns, length = self._pool.materialise(text, query=tql)
             else:
-                tensors, columns, length = outcome
-        else:
-            deeplake = require_engine()
-            try:
                 tensors, columns, length = _materialise(deeplake, text)
-            except Exception as exc:
-                if not _is_engine_error(exc):
-                    raise
-                failure = str(exc).strip() or type(exc).__name__
+        except Exception as exc:
+            if not _is_engine_error(exc):
+                raise
+            failure = str(exc).strip() or type(exc).__name__
         if failure is not None:
             failure = self._unmap(failure)
             raise QueryError(f"engine error: {failure}", server_message=failure, query=tql)
@@ -298,11 +286,25 @@ def _materialise(
     view = deeplake.query(tql)  # keep the view bound: a temporary one expires
     names = tuple(column.name for column in view.schema.columns)
     length = len(view)
-    columns = tuple(_column_values(view[name][:]) for name in names)
+    columns = tuple(_column_values(_read_column(view[name], length)) for name in names)
     for name, values in zip(names, columns, strict=True):
         if len(values) != length:
             raise RuntimeError(f"column {name!r} has {len(values)} values for {length} rows")
     return names, columns, length
+
+
+def _read_column(column: Any, length: int) -> Any:
+    """All values of one result column.
+
+    The engine's batch read of a selected element (``SELECT e[1] AS x`` with no WHERE and no
+    ORDER BY) returns the tail ``e[1:]`` of every row, while reading row by row is right
+    (``tests/test_engine_fatal.py``, deeplake 4.7.4); when row 0 read alone has another shape
+    than the batch's rows, the column is read row by row.
+    """
+    values = column[:]
+    if isinstance(values, np.ndarray) and length and np.shape(column[0]) != values.shape[1:]:
+        return [column[index] for index in range(length)]
+    return values
 
 
 def _column_values(values: Any) -> tuple[Any, ...]:

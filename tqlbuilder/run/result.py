@@ -16,8 +16,10 @@ import orjson
 
 from tqlbuilder.errors import ResponseFormatError
 
-if TYPE_CHECKING:  # pragma: no cover - numpy is imported lazily by to_numpy()
+if TYPE_CHECKING:  # pragma: no cover - numpy, pandas, pyarrow are imported lazily
     import numpy.typing as npt
+    import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["SUCCESS_MESSAGE", "Result"]
 
@@ -251,6 +253,52 @@ class Result:
 
         values = self._column(name)
         return _to_numpy(np, values)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The result as a new ``pandas.DataFrame``, one column per tensor, in select order.
+
+        Column dtypes come from the values (so they are the same for every executor and both
+        REST shapes): ints ``int64`` (``Int64`` with None), other numbers ``float64``, bools
+        ``bool``, strings ``string``, embeddings an object column of float32 arrays
+        (``numpy.stack(df["embedding"])`` is the ``(n, dim)`` matrix), dicts dicts. An empty
+        result keeps its columns. The full table is in :mod:`tqlbuilder.run.frames`.
+
+        Returns:
+            A DataFrame with ``len(self)`` rows.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install 'tqlbuilder[pandas]'``).
+
+        Examples:
+            >>> df = Result.from_columns(["id", "score"], {"id": [1], "score": [0.5]}).to_pandas()
+            >>> [str(t) for t in df.dtypes]
+            ['int64', 'float64']
+        """
+        from tqlbuilder.run.frames import to_pandas
+
+        return to_pandas(self)
+
+    def to_arrow(self) -> pa.Table:
+        """The result as a new ``pyarrow.Table``, one column per tensor, in select order.
+
+        Types come from the values: ints ``int64``, other numbers ``float64``, bools ``bool``,
+        strings ``string``, embeddings ``fixed_size_list<float32>[dim]``, dicts ``struct``
+        (JSON ``string`` when the dicts' value types disagree), no rows ``null``. The full
+        table is in :mod:`tqlbuilder.run.frames`.
+
+        Returns:
+            A Table with ``len(self)`` rows (0 rows and typed ``null`` columns when empty).
+
+        Raises:
+            ImportError: pyarrow is not installed (``pip install 'tqlbuilder[arrow]'``).
+
+        Examples:
+            >>> Result.from_columns(["v"], {"v": [[1.0, 2.0]]}).to_arrow().schema.field("v").type
+            FixedSizeListType(fixed_size_list<item: float>[2])
+        """
+        from tqlbuilder.run.frames import to_arrow
+
+        return to_arrow(self)
 
     def to_response_body(self, *, as_list: bool = True) -> bytes:
         """Serialise as the REST API's JSON body (rows for ``as_list``, else columns)."""

@@ -12,10 +12,12 @@ keep being served. ``isolate=False`` runs queries in the server process instead 
 protection).
 
 Connections: one reactor thread waits on the listening socket and on every idle keep-alive
-connection (``selectors``); a connection with a request to read is handed to a bounded pool of
-handler threads and comes back when its response is written. So idle connections cost a file
-descriptor, not a thread. Limits (all settable, see :class:`QueryServer`): open connections
-(over it the longest-idle one is closed, or the newcomer answered 503), queries in flight
+connection (``selectors``), watches arriving request heads with ``MSG_PEEK``, and hands a
+connection to a bounded pool of handler threads only once its whole request head is in; the
+connection comes back when its response is written. So idle connections, and clients that
+trickle their headers, cost a file descriptor, not a thread. Limits (all settable, see
+:class:`QueryServer`): open connections (over it the longest-idle one is closed, or the
+newcomer answered 503), queries in flight
 (over it 503 with ``Retry-After``), idle keep-alive time, time to receive a request, header
 and body size (431/413). Framing that could smuggle a request (several or malformed
 ``Content-Length``, any ``Transfer-Encoding``) is answered 400 and the connection closed.
@@ -382,7 +384,9 @@ class _HTTPServer:
         self._threads: list[threading.Thread] = []
         self._open: set[_Connection] = set()  # reactor thread only
         self._idle: dict[_Connection, None] = {}  # reactor thread only; oldest first
-        self._busy: set[_Connection] = set()  # reactor thread only
+        self._busy: set[_Connection] = set()  # reactor thread only; in a handler's hands
+        self._partial: dict[_Connection, None] = {}  # reactor thread only; head not all in
+        self._peek_bytes = 65537 + limits.max_header_bytes + 4  # request line + headers + CRLFs
 
     # -------------------------------------------------------------- reactor
 
@@ -400,6 +404,7 @@ class _HTTPServer:
         try:
             selector.register(self.socket, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
+            next_sweep = 0.0
             while not self._stopping.is_set():
                 events = selector.select(timeout=_TICK)
                 now = time.monotonic()
@@ -410,9 +415,11 @@ class _HTTPServer:
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(4096)
                     else:
-                        self._dispatch(selector, key.data, now)
+                        self._arriving(selector, key.data, now)
                 self._take_back(selector, now)
-                self._sweep(selector, now)
+                if now >= next_sweep:
+                    next_sweep = now + _TICK
+                    self._sweep(selector, now)
         finally:
             selector.close()
             self._close_all()
@@ -437,11 +444,10 @@ class _HTTPServer:
                     self._forget(selector, oldest)
                     self._close(oldest)
                 elif self.rejecting.acquire(blocking=False):
-                    connection.reject = True  # read its request, answer 503, close
+                    connection.reject = True  # take its request, answer 503, close
                     connection.deadline = now + self.limits.request_timeout
-                    self._busy.add(connection)
                     self._open.add(connection)
-                    self._work.put(connection)
+                    self._partial[connection] = None
                     continue
                 else:
                     self._close(connection)
@@ -459,15 +465,38 @@ class _HTTPServer:
         self._idle.pop(conn, None)
         self._busy.discard(conn)
         self._open.discard(conn)
+        if self._partial.pop(conn, 0) is None and conn.reject:
+            self.rejecting.release()
         with contextlib.suppress(KeyError, ValueError):
             selector.unregister(conn.sock)
 
-    def _dispatch(self, selector: selectors.BaseSelector, conn: _Connection, now: float) -> None:
+    def _arriving(self, selector: selectors.BaseSelector, conn: _Connection, now: float) -> None:
+        """An idle connection became readable: its request head is on the way."""
         selector.unregister(conn.sock)
         self._idle.pop(conn, None)
-        self._busy.add(conn)
         conn.deadline = now + self.limits.request_timeout
-        self._work.put(conn)
+        self._partial[conn] = None
+        self._check_head(selector, conn)
+
+    def _check_head(self, selector: selectors.BaseSelector, conn: _Connection) -> None:
+        """Hand ``conn`` to a handler thread once its whole request head has arrived.
+
+        The head is looked at with ``MSG_PEEK`` (nothing is consumed), so a client trickling
+        its headers holds no thread, only this check on every tick until ``request_timeout``.
+        """
+        try:
+            data = conn.sock.recv(self._peek_bytes, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client closed (or reset) the connection
+            self._forget(selector, conn)
+            self._close(conn)
+        elif b"\r\n\r\n" in data or b"\n\n" in data or len(data) >= self._peek_bytes:
+            del self._partial[conn]
+            self._busy.add(conn)
+            self._work.put(conn)
 
     def _take_back(self, selector: selectors.BaseSelector, now: float) -> None:
         while True:
@@ -490,6 +519,12 @@ class _HTTPServer:
                 break
             self._forget(selector, oldest)
             self._close(oldest)
+        for conn in list(self._partial):
+            if conn.deadline is not None and now > conn.deadline:
+                self._forget(selector, conn)
+                self._close(conn)
+            else:
+                self._check_head(selector, conn)
         for conn in self._busy:
             deadline = conn.deadline
             if deadline is not None and now > deadline:
@@ -498,16 +533,22 @@ class _HTTPServer:
                     conn.sock.shutdown(socket.SHUT_RDWR)  # its handler's read fails at once
 
     def _close(self, conn: _Connection) -> None:
+        """Close for real: the handler's file objects hold the socket open until they close."""
         conn.closed = True
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            conn.handler.finish()
         with contextlib.suppress(OSError):
             conn.sock.close()
 
     def _close_all(self) -> None:
         with contextlib.suppress(OSError):
             self.socket.close()
-        for conn in list(self._idle):
+        for conn in [*self._idle, *self._partial]:
             self._close(conn)
         self._idle.clear()
+        self._partial.clear()
         for conn in list(self._busy):  # their handlers finish (or fail) and close them
             with contextlib.suppress(OSError):
                 conn.sock.shutdown(socket.SHUT_RD)
@@ -525,8 +566,6 @@ class _HTTPServer:
                 _log.exception("unexpected error while serving a connection")
                 conn.handler.close_connection = True
             if conn.handler.close_connection or self._stopping.is_set():
-                with contextlib.suppress(Exception):
-                    conn.handler.finish()
                 self._close(conn)
             self._returned.put(conn)
             with contextlib.suppress(OSError):

@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 
 from tqlbuilder.engine.lexicon import ORDERING_OPERATORS
-from tqlbuilder.engine.rules import contains_problem, open_slice_problem
+from tqlbuilder.engine.rules import contains_problem, open_slice_problem, text_ordering_problem
 from tqlbuilder.errors import (
     InvalidValueError,
     UnsupportedConstructError,
@@ -47,6 +47,7 @@ __all__ = [
     "Star",
     "Subscript",
     "Vector",
+    "Verbatim",
     "WeightPair",
     "as_expr",
     "as_value",
@@ -118,11 +119,14 @@ class Expr:
     def _compare(self, op: str, other: Any) -> Expr:
         right = as_value(other, argument="right operand")
         if op in ORDERING_OPERATORS and (_is_text_literal(right) or _is_text_literal(self)):
-            raise UnsupportedConstructError(
-                f"ordering comparison {op} with a string literal: the engine returns no rows for "
-                "text < > <= >= (silently); compare text with ==, .isin(), .like() or "
-                ".between() (lexicographic) instead"
-            )
+            json = _is_json_key(self) or _is_json_key(right)
+            problem = text_ordering_problem(json)
+            if problem is not None:
+                raise UnsupportedConstructError(
+                    f"ordering comparison {op} with a string literal is refused because "
+                    f"{problem}; compare text with ==, .isin(), .like() or .between() "
+                    "(lexicographic) instead (on a JSON key, orderings compare strings)"
+                )
         return Binary(op, self, right)
 
     def __eq__(self, other: object) -> Expr:  # type: ignore[override]
@@ -215,19 +219,36 @@ class Expr:
         return InList(self, *_in_values(values), True)
 
     def between(self, low: Any, high: Any) -> Expr:
-        """``x BETWEEN low AND high``, inclusive at both ends."""
-        return Between(self, as_value(low, argument="low"), as_value(high, argument="high"))
+        """``x BETWEEN low AND high``, inclusive at both ends.
+
+        The engine runs ``BETWEEN`` only on a column or JSON key with literal bounds: on an
+        array element or slice (``e[0] BETWEEN 0.5 AND 1.0``) the process dies (SIGSEGV), on
+        any other expression or with a column as a bound it fails (deeplake 4.7.4,
+        ``tests/probes/array_elements.py``). Everything else compiles to the same test written
+        as ``(x >= low) AND (x <= high)``.
+        """
+        low_value = as_value(low, argument="low")
+        high_value = as_value(high, argument="high")
+        native = (isinstance(self, Column) or (isinstance(self, Subscript) and self.json_key)) and (
+            isinstance(low_value, Literal) and isinstance(high_value, Literal)
+        )
+        if native:
+            return Between(self, low_value, high_value)
+        return (self >= low_value) & (self <= high_value)
 
     def contains(self, value: Any) -> Expr:
         """``CONTAINS(x, value)``: substring of text / JSON strings, or array membership.
 
-        A string with no word character (``''``, ``' '``, ``'!!'``) is refused: on a column
-        with a text index the engine process dies on it (SIGSEGV).
+        A string with no word character (``''``, ``' '``, ``'!!'``, ``'²'``) is refused: on a
+        column with a text index the engine process dies on it (SIGSEGV). Word characters are
+        the engine's, probed for every code point: Unicode 15.1 letters and decimal digits
+        (``tqlbuilder/engine/words.py``).
         """
         if isinstance(value, str) and (problem := contains_problem(value)) is not None:
             raise InvalidValueError(
                 f"contains() value {value!r} is refused because {problem}; pass text with at "
-                "least one letter or digit"
+                "least one letter or decimal digit (superscripts, fractions, Roman numerals and "
+                "'_' are not words to the engine)"
             )
         return Func("CONTAINS", (self, as_value(value, argument="contains() value")))
 
@@ -282,12 +303,25 @@ class Expr:
                 "chained tensor subscripts such as x[0][1] come out transposed on the engine; "
                 "index once with a tuple: x[0, 1]"
             )
+        if (
+            isinstance(self, Subscript)
+            and self.json_key
+            and (len(items) > 1 or isinstance(items[0], slice))
+        ):
+            raise UnsupportedConstructError(
+                "a slice or tuple index on a JSON value fails on the engine (\"Slicing can't be "
+                "applied to Json data\"); index a JSON list with one int, e.g. x['tags'][0]"
+            )
         return Subscript(self, tuple(_index_item(i) for i in items), False)
 
 
 def _fields(node: Any) -> tuple[attrs.Attribute[Any], ...]:
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(type(node))
     return fields
+
+
+def _is_json_key(expr: Expr) -> bool:
+    return isinstance(expr, Subscript) and expr.json_key
 
 
 def _is_text_literal(expr: Expr) -> bool:
@@ -412,6 +446,20 @@ class Raw(Expr):
     """A checked raw TQL fragment (see :func:`raw`); always parenthesised when compiled."""
 
     text: str
+
+
+@attrs.frozen(eq=False, repr=False)
+class Verbatim(Expr):
+    """A condition that means exactly what the engine does with its text.
+
+    The builder's operators give SQL null semantics on JSON keys some rows lack
+    (:mod:`tqlbuilder.compiler.json_nulls` rewrites them); text read by :func:`tqlbuilder.parse`
+    and conditions :mod:`tqlbuilder.filters` already wrote in the engine's own terms are wrapped
+    in ``Verbatim`` so that they keep their meaning: the rewrite leaves them alone and they print
+    unchanged.
+    """
+
+    operand: Expr
 
 
 # =========================================================================== composites

@@ -25,10 +25,11 @@ from tqlbuilder.tree.expr import (
     Not,
     Star,
     Subscript,
+    Verbatim,
     WeightPair,
 )
 
-__all__ = ["calls_any", "output_names", "referenced_columns"]
+__all__ = ["calls_any", "output_names", "reads_json", "referenced_columns"]
 
 
 def referenced_columns(expr: Expr | WeightPair) -> set[str]:
@@ -49,7 +50,7 @@ def referenced_columns(expr: Expr | WeightPair) -> set[str]:
             stack.extend((node.left, node.right))
         elif isinstance(node, Between):
             stack.extend((node.operand, node.low, node.high))
-        elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias)):
+        elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias, Verbatim)):
             stack.append(node.operand)
     return found
 
@@ -84,6 +85,28 @@ def calls_any(expr: Expr | WeightPair, names: frozenset[str]) -> bool:
             stack.extend((node.left, node.right))
         elif isinstance(node, Between):
             stack.extend((node.operand, node.low, node.high))
-        elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias)):
+        elif isinstance(node, (Not, Neg, InList, Like, IsNull, Subscript, Alias, Verbatim)):
+            stack.append(node.operand)
+    return False
+
+
+def reads_json(expr: Expr) -> bool:
+    """Whether ``expr`` reads a JSON key anywhere inside (a :class:`Verbatim` is opaque)."""
+    stack: list[object] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Subscript):
+            if node.json_key:
+                return True
+            stack.append(node.operand)
+        elif isinstance(node, BoolOp):
+            stack.extend(node.operands)
+        elif isinstance(node, Binary):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, Between):
+            stack.extend((node.operand, node.low, node.high))
+        elif isinstance(node, Func):
+            stack.extend(arg for arg in node.args if isinstance(arg, Expr))
+        elif isinstance(node, (Not, Neg, InList, Like, IsNull)):
             stack.append(node.operand)
     return False

@@ -5,8 +5,9 @@ Engine facts: tests/test_hazards.py (Deep Lake 4.7.4), engine-probe.md §3.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from tqlbuilder.engine.rules import text_ordering_problem
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import Context, is_kw, is_op
 from tqlbuilder.text.lexer import Token, TokenKind
@@ -74,12 +75,35 @@ def text_ordering(ctx: Context) -> Iterator[Hit]:
         if (prev is not None and prev.kind is _K.STRING) or (
             nxt is not None and nxt.kind is _K.STRING
         ):
+            if text_ordering_problem(_json_key_before(code, i) or _json_key_after(code, i)) is None:
+                continue  # JSON strings order lexicographically (engine.rules)
             yield Hit(
                 tok.start,
                 f"'{tok.text}' against a string: the engine's text ordering comparisons "
                 "never match, so this silently selects no rows; use = / IN / LIKE, "
                 "or BETWEEN 'a' AND 'b' (which is lexicographic)",
             )
+
+
+def _json_key_before(code: Sequence[Token], i: int) -> bool:
+    """``x['key'] <op>``: the operand left of ``code[i]`` ends in a JSON key subscript."""
+    return (
+        i >= 3
+        and code[i - 1].text == "]"
+        and code[i - 2].kind is _K.STRING
+        and code[i - 3].text == "["
+    )
+
+
+def _json_key_after(code: Sequence[Token], i: int) -> bool:
+    """``<op> x['key']``: the operand right of ``code[i]`` is a name with a JSON key subscript."""
+    return (
+        i + 4 < len(code)
+        and code[i + 1].kind in (_K.IDENTIFIER, _K.QUOTED_IDENTIFIER)
+        and code[i + 2].text == "["
+        and code[i + 3].kind is _K.STRING
+        and code[i + 4].text == "]"
+    )
 
 
 @rule("distinct-ignored", "error", "silent-wrong", "Accepts DISTINCT and returns every row")
