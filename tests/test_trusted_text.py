@@ -109,3 +109,35 @@ def test_the_lazy_orjson_option_is_orjsons_numpy_flag() -> None:
     from tqlbuilder.tree import literals
 
     assert literals._ORJSON_NUMPY == orjson.OPT_SERIALIZE_NUMPY
+
+
+def test_unrolled_builder_steps_keep_every_other_field() -> None:
+    import attrs
+
+    from tqlbuilder.tree.sources import Dataset, Sampling
+
+    base = Query(
+        items=(col("a"), col("b")),
+        source=Dataset("x", "x"),
+        conditions=(col("a") > 1,),
+        groups=(col("g"),),
+        ungroup_count=3,
+        ordering=(col("a").desc(),),
+        row_limit=1,
+        row_offset=2,
+        sampling=Sampling(col("w"), False, 4),
+        search=None,
+    )
+    steps = {
+        "source": base.from_("y"),
+        "conditions": base.where(col("c") > 2),
+        "ordering": base.order_by("b"),
+        "row_limit": base.limit(5),
+        "search": base.similar_to(VECTOR),
+    }
+    names = [f.name for f in attrs.fields(Query) if f.init]
+    for changed, query in steps.items():
+        assert getattr(query, changed) is not getattr(base, changed)
+        for name in names:
+            if name != changed:
+                assert getattr(query, name) is getattr(base, name), (changed, name)

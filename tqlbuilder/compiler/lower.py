@@ -35,7 +35,7 @@ from tqlbuilder.levels.nodes import Select, SetOp
 from tqlbuilder.levels.printer import compile_expr, print_level
 from tqlbuilder.tree.expr import Alias, Column, Expr, Func, IsNull, OrderKey, Star
 from tqlbuilder.tree.sources import Dataset, SetOperation, Subquery, TextSearch, VectorSearch
-from tqlbuilder.tree.walk import output_names, referenced_columns
+from tqlbuilder.tree.walk import output_names, reads_json, referenced_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.build.query import Query
@@ -51,7 +51,8 @@ def compile_query(query: Query) -> str:
 def lower(query: Query) -> Select:
     """The level tree the engine needs for ``query``."""
     present: tuple[Expr, ...] = ()
-    if query.conditions:
+    # conditions that read no JSON key are their own null-semantics form and hold no JSON LIKE
+    if query.conditions and any(map(reads_json, query.conditions)):
         conditions, present = lower_conditions(query.conditions)
         if len(conditions) != len(query.conditions) or any(
             new is not old for new, old in zip(conditions, query.conditions, strict=True)

@@ -51,6 +51,7 @@ def compile_expr(expr: Expr) -> str:
 
 
 _ATOMS = (Column, Literal, Vector, Func, Subscript, Raw, Star)
+_ATOM_TYPES = frozenset(_ATOMS)  # dispatch is on the exact node type (see _VISIT)
 
 
 # =========================================================================== expressions
@@ -58,10 +59,9 @@ _ATOMS = (Column, Literal, Vector, Func, Subscript, Raw, Star)
 
 def _operand(expr: Expr) -> str:
     """An operand of an operator: atoms bare, everything else in parentheses."""
-    text = compile_expr(expr)
-    if isinstance(expr, _ATOMS) or (
-        isinstance(expr, Verbatim) and isinstance(expr.operand, _ATOMS)
-    ):
+    kind = type(expr)
+    text: str = _VISIT[kind](expr)
+    if kind in _ATOM_TYPES or (kind is Verbatim and isinstance(expr.operand, _ATOMS)):  # type: ignore[attr-defined]
         return text
     return f"({text})"
 
@@ -92,6 +92,9 @@ def _raw(expr: Raw) -> str:
 
 def _binary(expr: Binary) -> str:
     """``left op right``; a left-nested chain is walked in a loop, not by recursion."""
+    left = expr.left
+    if type(left) is not Binary:  # the common single comparison: no spine to walk
+        return f"{_operand(left)} {expr.op} {_operand(expr.right)}"
     spine: list[Binary] = []
     node: Expr = expr
     while type(node) is Binary:
@@ -206,7 +209,7 @@ def conjunction(conditions: tuple[Expr, ...] | list[Expr]) -> str:
     """Conditions joined with AND (each compound one parenthesised)."""
     if len(conditions) == 1:
         return compile_expr(conditions[0])
-    return " AND ".join(_operand(c) for c in conditions)
+    return " AND ".join([_operand(c) for c in conditions])
 
 
 def print_level(level: Select | SetOp) -> str:

@@ -386,9 +386,13 @@ def _in_values(values: Iterable[Any]) -> tuple[tuple[Any, ...], str]:
             f"{type(values).__name__}; wrap a single value in a list"
         )
     items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    if all(type(v) is str for v in items) and not any("\x00" in v for v in items):
-        # fast path for the common list of strings: one pass, no per-value objects
-        return tuple(items), ", ".join(["'" + v.replace("'", "''") + "'" for v in items])
+    if set(map(type, items)) == {str}:
+        # fast path for the common list of strings, all in C: join on NUL (which no valid value
+        # holds: a NUL count other than len - 1 sends the list down the checking path below),
+        # double every quote, then turn the NULs into the "', '" separators
+        joined = "\x00".join(items)
+        if joined.count("\x00") == len(items) - 1:
+            return tuple(items), "'" + joined.replace("'", "''").replace("\x00", "', '") + "'"
     rendered = []
     for position, value in enumerate(items):
         if isinstance(value, Expr):
