@@ -663,6 +663,9 @@ def as_literal(value: Any, *, argument: str) -> Literal:
 
 def as_value(value: Any, *, argument: str) -> Expr:
     """Coerce the value side of an operator: expressions pass, Python values become literals."""
+    kind = type(value)
+    if kind is int or kind is float or kind is str:  # the common literals, as as_literal does
+        return Literal(value, render_scalar(value, argument=argument))
     if isinstance(value, Expr):
         return value
     if isinstance(value, _SCALAR_TYPES) or value is None:
