@@ -14,6 +14,10 @@ figure; the same inputs on both sides, checked equivalent at the smallest size):
 * response rows (10 ... 100,000, text + score, rows shape): ``requests``' ``.json()`` vs
   ``Result.from_response_body`` (figure 4).
 
+Every contender here is single-threaded Python (numpy and orjson calls included), so each
+batch is timed in the thread's CPU time (``time.thread_time_ns``): on a shared machine the wall
+time of a 100 µs call swings with the neighbours' load, which would bend the curves.
+
 Each sweep gives one table row per contender: the slope of log(time) against log(size) from a
 least-squares fit over the larger half of the sizes (1.0 is linear; fixed costs flatten the
 small sizes), judged linear when it is at most 1.2, and the ratio to the baseline at the
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -295,6 +300,7 @@ def run(settings: Settings, plots: Path | None = None) -> list[Row]:
                 contenders,
                 rounds=max(1, settings.slow_rounds),
                 batch_ns=max(1, settings.batch_ns // 4),
+                clock=time.thread_time_ns,  # CPU time: growth, not the neighbours' load
             )
             for contender in contenders:
                 sweep.times.setdefault(contender, []).append(result.median(contender))
