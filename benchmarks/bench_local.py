@@ -1,4 +1,4 @@
-"""Figure 8: the embedded-engine executor's overhead over calling the engine directly.
+"""Figure 9: the embedded-engine executor's overhead over calling the engine directly.
 
 A dataset of ``local_rows`` rows (``id``, ``text``, a ``local_dim``-d float32 ``embedding``) is
 written to a temporary directory; the query is a top-10 cosine search built with tqlbuilder:
@@ -73,7 +73,7 @@ def _direct(deeplake: Any, text: str) -> list[Any]:
 
 def _ratio_row(case: str, baseline: str, candidate: str, ratio: float, judged: bool) -> Row:
     return Row(
-        figure="8",
+        figure="9",
         case=case,
         baseline=baseline,
         candidate=candidate,
@@ -99,7 +99,7 @@ def run(settings: Settings) -> list[Row]:
         expected = [int(i) for i in _direct(deeplake, text)[0]]
         got = executor.execute(query)
         if [int(i) for i in got.columns["id"]] != expected or len(expected) != TOP_K:
-            raise AssertionError("figure 8: LocalExecutor and deeplake.query return other rows")
+            raise AssertionError("figure 9: LocalExecutor and deeplake.query return other rows")
         contenders = {
             "deeplake.query + read": partial(_direct, deeplake, text),
             "LocalExecutor.execute(q)": partial(executor.execute, query),
@@ -134,7 +134,7 @@ def run(settings: Settings) -> list[Row]:
         only = result.median("deeplake.query only")
         rows.append(
             Row(
-                figure="8",
+                figure="9",
                 case=f"deeplake.query alone (no column read), {where}",
                 baseline=f"deeplake.query + read {format_ns(base)}",
                 candidate=f"deeplake.query {format_ns(only)}",
@@ -156,7 +156,7 @@ def _dataset_executor_rows(deeplake: Any, url: str, text: str, settings: Setting
         return dataset_executor_rows(deeplake, url, text, settings)
     return [
         Row(
-            figure="8",
+            figure="9",
             case="DatasetExecutor overhead over ds.query(text), 10-row result",
             baseline="-",
             candidate="-",

@@ -1,4 +1,4 @@
-"""Figure 9: how cost grows - every figure over a range of sizes, with log-log plots.
+"""Figure 10: how cost grows - every figure over a range of sizes, with log-log plots.
 
 Five sweeps, each timing a baseline and tqlbuilder at every size (interleaved rounds, as every
 figure; the same inputs on both sides, checked equivalent at the smallest size):
@@ -159,7 +159,7 @@ def _in_check(size: int) -> None:
     values = _in_values(size)
     if in_list_fstring(values) != in_list_builder(values):
         raise AssertionError(
-            f"figure 9: IN-list f-string and builder differ:\n{in_list_fstring(values)[:200]}\n"
+            f"figure 10: IN-list f-string and builder differ:\n{in_list_fstring(values)[:200]}\n"
             f"{in_list_builder(values)[:200]}"
         )
 
@@ -177,7 +177,7 @@ def _and_check(size: int) -> None:
     pairs = _and_pairs(size)
     if and_fstring(pairs) != and_builder(pairs):
         raise AssertionError(
-            f"figure 9: AND f-string and builder differ:\n{and_fstring(pairs)[:200]}\n"
+            f"figure 10: AND f-string and builder differ:\n{and_fstring(pairs)[:200]}\n"
             f"{and_builder(pairs)[:200]}"
         )
 
@@ -195,9 +195,9 @@ def _text(size: int) -> dict[str, Thunk]:
 def _text_check(size: int) -> None:
     text = tql_text(size)
     if [t.text for t in lex(text)] != regex_tokens(text):
-        raise AssertionError("figure 9: lex and the regex tokenizer split the text differently")
+        raise AssertionError("figure 10: lex and the regex tokenizer split the text differently")
     if check(text) or parse(text).to_tql() != text:
-        raise AssertionError("figure 9: builder text must check clean and parse back")
+        raise AssertionError("figure 10: builder text must check clean and parse back")
 
 
 def _decode(size: int) -> dict[str, Thunk]:
@@ -322,7 +322,7 @@ def _rows(sweep: Sweep) -> list[Row]:
         ratio_text = "" if name == sweep.baseline else f"; time/baseline {first:.2g} .. {last:.2g}"
         rows.append(
             Row(
-                figure="9",
+                figure="10",
                 case=f"{sweep.title}, {lo:,} to {hi:,} {sweep.unit}: {name}",
                 baseline=f"{sweep.baseline} {format_ns(base[0])} .. {format_ns(base[-1])}",
                 candidate=f"{name} {format_ns(times[0])} .. {format_ns(times[-1])}",

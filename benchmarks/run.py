@@ -2,7 +2,7 @@
 
     python benchmarks/run.py            # the full run behind docs/performance.md (~1-2 min)
     python benchmarks/run.py --quick    # a smoke run for CI (< 60 s)
-    python benchmarks/run.py --plots docs   # also write figure 9's log-log plots into docs/
+    python benchmarks/run.py --plots docs   # also write figure 10's log-log plots into docs/
 
 Each figure times a baseline (the code users would otherwise write) and tqlbuilder side by
 side, in interleaved rounds, and reports the ratio with the target it is held to. Options:
@@ -34,6 +34,7 @@ from benchmarks import (
     bench_rest,
     bench_scaling,
     bench_server,
+    bench_text,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, machine_info
@@ -46,8 +47,9 @@ FIGURES: dict[str, tuple[str, Callable[[Settings], list[Row]]]] = {
     "5": ("import time", bench_import.run),
     "6": ("peak memory", bench_memory.run),
     "7": ("local server: isolation price", bench_server.run),
-    "8": ("embedded-engine executors", bench_local.run),
-    "9": ("how cost grows (sweeps over sizes)", bench_scaling.run),
+    "8": ("text tools: lex / check speed and depth", bench_text.run),
+    "9": ("embedded-engine executors", bench_local.run),
+    "10": ("how cost grows (sweeps over sizes)", bench_scaling.run),
 }
 
 COLUMNS = ("#", "measurement", "baseline", "candidate", "result", "target", "status")
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "--plots",
         type=Path,
         metavar="DIR",
-        help="figure 9 writes its log-log plots to DIR/scaling-<sweep>.png (e.g. docs)",
+        help="figure 10 writes its log-log plots to DIR/scaling-<sweep>.png (e.g. docs)",
     )
     args = parser.parse_args(argv)
 
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         title, run = FIGURES[figure]
         print(f"figure {figure}: {title} ...", end=" ", flush=True)
         figure_start = time.perf_counter()
-        if figure == "9":
+        if figure == "10":
             rows.extend(bench_scaling.run(settings, plots=args.plots))
         else:
             rows.extend(run(settings))

@@ -30,6 +30,7 @@ from benchmarks import (
     bench_rest,
     bench_scaling,
     bench_server,
+    bench_text,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, compare
@@ -189,14 +190,14 @@ def test_server_figure_runs_and_both_servers_agree_with_local() -> None:
     assert len(rows) == 2 and all(row.value > 0 for row in rows)
 
 
-# --------------------------------------------------------------------------- figures 8, 9
+# --------------------------------------------------------------------------- figures 9, 10
 
 
 @pytest.mark.engine
 def test_local_figure_runs() -> None:
     pytest.importorskip("deeplake")
     rows = bench_local.run(TINY)  # also checks that both sides return the same ids
-    _check_rows(rows, "8")
+    _check_rows(rows, "9")
     assert rows[0].target == "<= 1.1x"
 
 
@@ -210,7 +211,7 @@ def test_scaling_sweeps_compare_equal_work(sweep: str) -> None:
 def test_scaling_figure_runs_and_plots(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     rows = bench_scaling.run(TINY, plots=tmp_path)
-    _check_rows(rows, "9")
+    _check_rows(rows, "10")
     pngs = sorted(p.name for p in tmp_path.iterdir())
     assert pngs == sorted(f"scaling-{name}.png" for name in bench_scaling.SWEEPS)
     assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in pngs)
@@ -248,3 +249,20 @@ def test_run_script_as_documented(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     assert document["machine"]["python"]
     assert [row["figure"] for row in document["rows"]] == ["6"]
+
+
+# --------------------------------------------------------------------------- figure 8
+
+
+def test_text_baseline_splits_like_lex() -> None:
+    bench_text.check_equivalent()
+    bench_text.check_equivalent("SELECT a FROM \"x\" WHERE t = 'it''s' AND n >= -1.5e3 -- c")
+    with pytest.raises(AssertionError):
+        bench_text.check_equivalent("CAST(x AS CHARACTER VARYING)")  # one keyword for lex
+
+
+def test_text_figure_runs() -> None:
+    rows = bench_text.run(TINY)
+    _check_rows(rows, "8")
+    assert len(rows) == 2 + 9  # lex and check speed; 3 tools x 3 depth cases
+    assert all("x the tokenizer" in row.result for row in rows[2:])

@@ -478,8 +478,6 @@ UNSUPPORTED = [
     ('SELECT id FROM "a" AS t', "table alias", 19),
     ('SELECT t.id FROM "a"', "qualified name", 8),
     ("SELECT id FROM ds.x", "schema-qualified", 17),
-    ('(SELECT id FROM "a") INTERSECT (SELECT id FROM "b")', "INTERSECT", 21),
-    ('SELECT id FROM "a" EXCEPT SELECT id FROM "b"', "EXCEPT", 19),
     ('SELECT TOP 2 id FROM "ds"', "TOP", 7),
     ('SELECT id FROM "ds" SAMPLE BY 1 LIMIT 50 PERCENT', "PERCENT", 41),
     ('SELECT e[-1] FROM "ds"', "negative or computed index", 9),
@@ -592,7 +590,6 @@ TRUNCATED = [
     ('SELECT\u00a0id FROM "ds"', "unknown character '\\xa0'", 6),
     ('SELECT id FROM "ds"\x00 WHERE id = 1', "NUL", 19),
     ("SELECT id FROM \"ds\" WHERE text = 'nul\x00byte'", "NUL", 37),
-    ('SELECT id FROM "ds" WHERE id = 1 -- end', "comment", 33),
     ('SELECT id FROM "ds" WHERE id = 1 -- c\n OR id = 3', "swallows the rest", 33),
     ('SELECT id FROM "ds" WHERE n--1 > 0', "comment", 27),
     ('SELECT id FROM "ds" WHERE text = \'abc', "unterminated string", 33),
@@ -1154,3 +1151,32 @@ def test_subqueries_past_the_documented_depth_are_refused() -> None:
     deep = "SELECT * FROM " + "(SELECT * FROM " * 50_000 + "ds" + ")" * 50_000
     with pytest.raises(TQLSyntaxError, match="nests deeper"):
         parse(deep)
+
+
+@pytest.mark.parametrize("op", ["INTERSECT", "EXCEPT", "UNION"])
+def test_set_operations_round_trip_through_the_builder(op: str) -> None:
+    a = select().from_("ds").where(col("id") < 5)
+    b = select().from_("ds").where(col("id") > 2)
+    built = {"INTERSECT": a.intersect, "EXCEPT": a.except_, "UNION": a.union}[op](b)
+    text = built.to_tql()
+    assert (
+        text
+        == f"SELECT * FROM ((SELECT * FROM ds WHERE id < 5) {op} (SELECT * FROM ds WHERE id > 2))"
+    )
+    assert parse(text) == built
+    hand = f"(SELECT * FROM ds WHERE id < 5) {op} (SELECT * FROM ds WHERE id > 2)"
+    assert parse(hand).to_tql() == text
+
+
+def test_mixed_set_operations_in_one_chain_are_refused() -> None:
+    with pytest.raises(UnsupportedSyntaxError, match="mixing UNION and INTERSECT"):
+        parse("(SELECT * FROM ds) UNION (SELECT * FROM ds) INTERSECT (SELECT * FROM ds)")
+
+
+def test_a_comment_that_ends_the_text_is_dropped_but_one_that_swallows_a_line_is_refused() -> None:
+    assert (
+        parse("SELECT id FROM ds WHERE id = 1 -- end").to_tql() == "SELECT id FROM ds WHERE id = 1"
+    )
+    assert parse("SELECT id FROM ds -- a\n-- b\n").to_tql() == "SELECT id FROM ds"
+    with pytest.raises(TQLSyntaxError, match="comment"):  # the WHERE is inside the comment
+        parse("SELECT id FROM ds -- a\n  WHERE id = 1")

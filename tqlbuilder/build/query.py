@@ -20,7 +20,7 @@ import numpy as np
 
 from tqlbuilder.engine.catalog import METRIC_ALIASES, METRICS, resolve_metric
 from tqlbuilder.engine.lexicon import INT64_MAX
-from tqlbuilder.engine.rules import constant_sampling_problem
+from tqlbuilder.engine.rules import constant_sampling_problem, unaliased_item_problem
 from tqlbuilder.engine.sampling import SAMPLE_GUARD_ADVICE, sample_can_exhaust_memory
 from tqlbuilder.errors import InvalidValueError, UnsupportedConstructError, UnsupportedTypeError
 from tqlbuilder.tree.expr import (
@@ -51,6 +51,7 @@ from tqlbuilder.tree.sources import (
     TextSearch,
     VectorSearch,
 )
+from tqlbuilder.tree.walk import referenced_columns
 
 __all__ = ["Query", "select"]
 
@@ -160,6 +161,13 @@ def _check_items(items: tuple[Expr, ...]) -> None:
                 "whole list and index it in Python"
             )
         name = _output_name(item)
+        if name is None and not isinstance(item, Star):
+            problem = unaliased_item_problem(len(referenced_columns(item)))
+            if problem is not None:
+                raise InvalidValueError(
+                    f"select item {position} ({item.to_tql()}) needs a name: {problem}; "
+                    "add .alias('name')"
+                )
         if name is None:
             continue
         if name in seen:
@@ -512,25 +520,48 @@ class Query:
 
     # ------------------------------------------------------------------ set operations
     def union(self, other: Query) -> Query:
-        """Rows of both queries (duplicates kept: the engine's UNION is UNION ALL).
+        """Rows of either query: ``SELECT * FROM ((this) UNION (other))``.
 
-        Returns ``SELECT * FROM ((this) UNION (other))``, so later where/order_by/limit calls
-        apply to the combined rows (the engine ignores ORDER BY/LIMIT written after a UNION).
+        Later where/order_by/limit calls apply to the combined rows (the engine ignores
+        ORDER BY/LIMIT written after a UNION). Duplicates: over one dataset the engine returns
+        the set union of the rows, in dataset order (a row both operands return comes once);
+        over two datasets it concatenates the operands.
+        Source: ``tests/probes/setop_union.md``, pinned by ``tests/test_engine_semantics.py``.
         """
+        return self._set_operation("UNION", other)
+
+    def intersect(self, other: Query) -> Query:
+        """Rows of this query that the other also returns (``INTERSECT``).
+
+        The engine computes it for two queries over the same dataset (by row); over two
+        different datasets it fails loudly ("Can't compute intersection of two independent
+        datasets"). Source: ``tests/probes/setop_union.md``.
+        """
+        return self._set_operation("INTERSECT", other)
+
+    def except_(self, other: Query) -> Query:
+        """Rows of this query that the other does not return: ``... ((this) EXCEPT (other))``.
+
+        Same dataset only, like :meth:`intersect`.
+        """
+        return self._set_operation("EXCEPT", other)
+
+    def _set_operation(self, op: str, other: Query) -> Query:
+        name = op.lower() if op != "EXCEPT" else "except_"
         if not isinstance(other, Query):
-            raise UnsupportedTypeError(f"union() takes a Query, got {type(other).__name__}")
+            raise UnsupportedTypeError(f"{name}() takes a Query, got {type(other).__name__}")
         left_names = _explicit_width(self)
         right_names = _explicit_width(other)
         if left_names is not None and right_names is not None and left_names != right_names:
             raise InvalidValueError(
-                f"union() operands select {left_names} and {right_names} columns; the engine "
+                f"{name}() operands select {left_names} and {right_names} columns; the engine "
                 "needs the same number"
             )
         operands: tuple[Query, ...] = (self, other)
-        if _is_bare_union(self):
+        if _is_bare_set_operation(self, op):
             assert isinstance(self.source, SetOperation)
             operands = (*self.source.operands, other)
-        return Query(source=SetOperation("UNION", operands))
+        return Query(source=SetOperation(op, operands))
 
     # ------------------------------------------------------------------ output
     def to_tql(self, *, pretty: bool = False) -> str:
@@ -645,8 +676,14 @@ def _explicit_width(query: Query) -> int | None:
     return len(query.items) + (1 if isinstance(query.search, VectorSearch) else 0)
 
 
-def _is_bare_union(query: Query) -> bool:
-    return isinstance(query.source, SetOperation) and query == Query(source=query.source)
+def _is_bare_set_operation(query: Query, op: str) -> bool:
+    source = query.source
+    return (
+        isinstance(source, SetOperation)
+        and source.op == op
+        and op != "EXCEPT"  # (A EXCEPT B) EXCEPT C stays nested: EXCEPT is not associative
+        and query == Query(source=source)
+    )
 
 
 def select(*items: str | Expr) -> Query:

@@ -37,7 +37,7 @@ from tqlbuilder.parser.cursor import _refuse_truncation
 from tqlbuilder.parser.expressions import SUPPORTED_FUNCTIONS
 from tqlbuilder.parser.grammar import Parser
 from tqlbuilder.parser.recognise import Recogniser
-from tqlbuilder.text.lexer import lex
+from tqlbuilder.text.lexer import Token, TokenKind, lex
 
 __all__ = ["SUPPORTED_FUNCTIONS", "UnsupportedSyntaxError", "parse"]
 
@@ -49,14 +49,17 @@ def parse(text: str) -> Query:
     Raises :class:`~tqlbuilder.errors.TQLSyntaxError` (with ``position``) for text that is not
     valid TQL or that the engine would silently truncate, and :class:`UnsupportedSyntaxError`
     (an ``UnsupportedConstructError``) for valid TQL the builder does not offer because the
-    engine gets it wrong (DISTINCT, JOIN, HAVING, a second ORDER BY key, ...).
+    engine gets it wrong (DISTINCT, JOIN, HAVING, a second ORDER BY key, ...). A ``--`` comment
+    is refused unless it ends the text (the engine's comments swallow following lines).
 
     >>> parse('SELECT id FROM "hub://org/ds" WHERE year == 2020').to_tql()
     'SELECT id FROM "hub://org/ds" WHERE year = 2020'
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a str, got {type(text).__name__}")
-    tokens = lex(text)
+    # a comment that swallowed no following line and does not read as 'a--1' hides nothing
+    # (the lexer follows the engine: such a comment stops at the end of its line)
+    tokens = [tok for tok in lex(text) if not _harmless_comment(text, tok)]
     _refuse_truncation(text, tokens)
     parser = Parser(text, tokens)
     try:
@@ -66,3 +69,11 @@ def parse(text: str) -> Query:
         raise
     except BuildError as exc:  # a builder constructor refused a value (e.g. CR in a name)
         raise UnsupportedSyntaxError(str(exc), text=text, position=parser.position()) from exc
+
+
+def _harmless_comment(text: str, tok: Token) -> bool:
+    return (
+        tok.kind is TokenKind.COMMENT
+        and "\n" not in tok.text.rstrip()
+        and text[tok.start - 1 : tok.start].isspace()
+    )
