@@ -264,5 +264,5 @@ def test_text_baseline_splits_like_lex() -> None:
 def test_text_figure_runs() -> None:
     rows = bench_text.run(TINY)
     _check_rows(rows, "8")
-    assert len(rows) == 2 + 12  # speed rows, then 3 deep texts x lex/check/format/parse  # lex and check speed; 3 tools x 3 depth cases
+    assert len(rows) == 2 + 12  # lex and check speed; lex, check, format, parse x 3 deep texts
     assert all("x the tokenizer" in row.result for row in rows[2:])
