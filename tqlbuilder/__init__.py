@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder.build.query import Query, select
     from tqlbuilder.parser.parse import parse
     from tqlbuilder.rank.fusion import reciprocal_rank_fusion
+    from tqlbuilder.run.dataset import DatasetExecutor
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
     from tqlbuilder.run.result import Result
@@ -75,11 +76,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Result": ("tqlbuilder.run.result", "Result"),
     "RestExecutor": ("tqlbuilder.run.rest", "RestExecutor"),
     "LocalExecutor": ("tqlbuilder.run.local", "LocalExecutor"),
+    "DatasetExecutor": ("tqlbuilder.run.dataset", "DatasetExecutor"),
 }
 
 __all__ = [
     "AuthenticationError",
     "BuildError",
+    "DatasetExecutor",
     "EngineNotInstalledError",
     "ExecutionError",
     "Expr",
