@@ -43,7 +43,8 @@ from tqlbuilder import DatasetExecutor, Expr, Query, col, select
 RELEVANCE: dict[str, Callable[[float], float]] = {
     "cosine": lambda score: (1.0 + score) / 2.0,  # cosine similarity in [-1, 1]
     "l2": VectorStore._euclidean_relevance_score_fn,  # a distance (lower is better)
-    "dot": VectorStore._max_inner_product_relevance_score_fn,
+    # a dot product is a cosine for unit-length embeddings (what LangChain assumes for "dot")
+    "dot": lambda score: min(1.0, max(0.0, (1.0 + score) / 2.0)),
 }
 
 

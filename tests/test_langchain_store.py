@@ -9,24 +9,35 @@ uncommitted writes seen by searches.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import math
 import sys
+import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("deeplake")
 pytest.importorskip("langchain_tests")
 
-from langchain_core.documents import Document  # noqa: E402
-from langchain_core.embeddings import DeterministicFakeEmbedding  # noqa: E402
-from langchain_core.vectorstores import VectorStore  # noqa: E402
-from langchain_tests.integration_tests import VectorStoreIntegrationTests  # noqa: E402
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from langchain_tests.integration_tests import VectorStoreIntegrationTests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from langchain_store import TQLVectorStore  # noqa: E402
+import tqlbuilder
+from tqlbuilder import QueryError, col
+
+_SPEC = importlib.util.spec_from_file_location(
+    "_tqlb_langchain_store", Path(__file__).resolve().parent.parent / "examples/langchain_store.py"
+)
+assert _SPEC is not None and _SPEC.loader is not None
+langchain_store = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(langchain_store)
+TQLVectorStore = langchain_store.TQLVectorStore
 
 pytestmark = pytest.mark.engine
 
@@ -49,3 +60,199 @@ class TestStandard(VectorStoreIntegrationTests):
     @pytest.fixture
     def vectorstore(self) -> Iterator[VectorStore]:  # type: ignore[override]
         yield _new_store(self.get_embeddings())
+
+
+# ---------------------------------------------------------------------- beyond the standard suite
+
+
+class TableEmbeddings(Embeddings):
+    """Fixed vectors per text, so expected rankings can be worked out by hand."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.table[text] for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.table[text]
+
+
+TABLE = {
+    "apollo": [1.0, 0.3, 0.0],
+    "apollo again": [1.0, 0.0, 0.1],
+    "pears": [0.0, 0.5, 1.0],
+    "apples": [0.2, 0.9, 0.0],
+    "query": [1.0, 0.5, 0.0],
+}
+METADATA = {
+    "apollo": {"topic": "space", "year": 1969, "tags": [1, 2], "note": None},
+    "apollo again": {"topic": "space", "year": 1972},
+    "pears": {"topic": "food", "year": 2001},
+    "apples": {"topic": "food", "year": 1990},
+}
+
+
+@pytest.fixture
+def filters_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use tqlbuilder.filters / tqlbuilder.mmr; until they land, a minimal stand-in (tests only)."""
+    try:
+        from tqlbuilder import filters  # noqa: F401
+    except ImportError:
+        monkeypatch.setitem(sys.modules, "tqlbuilder.filters", _filters_stand_in())
+    if not hasattr(tqlbuilder, "mmr") and "mmr" not in getattr(tqlbuilder, "__all__", ()):
+        monkeypatch.setattr(tqlbuilder, "mmr", _mmr_stand_in, raising=False)
+
+
+def _filters_stand_in() -> types.ModuleType:
+    operators = {
+        "$eq": lambda e, v: e == v,
+        "$ne": lambda e, v: e != v,
+        "$gt": lambda e, v: e > v,
+        "$gte": lambda e, v: e >= v,
+        "$lt": lambda e, v: e < v,
+        "$lte": lambda e, v: e <= v,
+        "$in": lambda e, v: e.isin(v),
+    }
+
+    def from_dict(spec: dict[str, Any], *, json_column: str | None = None) -> Any:
+        parts = []
+        for key, value in spec.items():
+            target = col(json_column)[key] if json_column else col(key)
+            ops = value if isinstance(value, dict) else {"$eq": value}
+            parts.extend(operators[op](target, operand) for op, operand in ops.items())
+        condition = parts[0]
+        for part in parts[1:]:
+            condition = condition & part
+        return condition
+
+    module = types.ModuleType("tqlbuilder.filters")
+    module.from_dict = from_dict  # type: ignore[attr-defined]
+    return module
+
+
+def _mmr_stand_in(query: Any, candidates: Any, k: int, *, lambda_mult: float = 0.5) -> list[int]:
+    q = np.asarray(query, dtype=np.float64)
+    c = np.asarray(candidates, dtype=np.float64)
+    unit = c / np.linalg.norm(c, axis=1, keepdims=True)
+    relevance = unit @ (q / np.linalg.norm(q))
+    chosen: list[int] = []
+    while len(chosen) < min(k, len(c)):
+        best, best_score = -1, -math.inf
+        for i in range(len(c)):
+            if i in chosen:
+                continue
+            redundancy = max((float(unit[i] @ unit[j]) for j in chosen), default=0.0)
+            score = lambda_mult * relevance[i] - (1 - lambda_mult) * redundancy
+            if score > best_score:
+                best, best_score = i, score
+        chosen.append(best)
+    return chosen
+
+
+def _filled(metric: str = "cosine") -> Any:
+    store = _new_store(TableEmbeddings(TABLE), metric)
+    texts = list(METADATA)
+    store.add_texts(texts, [METADATA[t] for t in texts], ids=texts)
+    return store
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    x, y = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
+
+
+@pytest.mark.usefixtures("filters_available")
+def test_filter_dicts_select_on_metadata() -> None:
+    store = _filled()
+    space = store.similarity_search("query", k=4, filter={"topic": "space"})
+    assert [d.id for d in space] == ["apollo", "apollo again"]
+    recent = store.similarity_search("query", k=4, filter={"year": {"$gte": 1990}})
+    assert [d.id for d in recent] == ["apples", "pears"]
+    assert asyncio.run(store.asimilarity_search("query", k=4, filter={"topic": "food"})) == (
+        store.similarity_search("query", k=4, filter={"topic": "food"})
+    )
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "dot"])
+def test_scores_are_the_metrics_values_best_first(metric: str) -> None:
+    store = _filled(metric)
+    scored = store.similarity_search_with_score("query", k=4)
+    q = np.asarray(TABLE["query"], dtype=np.float32)
+    expected = {
+        text: {
+            "cosine": _cosine(TABLE["query"], TABLE[text]),
+            "l2": float(np.linalg.norm(np.asarray(TABLE[text], dtype=np.float32) - q)),
+            "dot": float(np.asarray(TABLE[text], dtype=np.float32) @ q),
+        }[metric]
+        for text in METADATA
+    }
+    assert sorted(d.id or "" for d, _ in scored) == sorted(METADATA)
+    for doc, score in scored:
+        assert score == pytest.approx(expected[doc.id or ""], rel=1e-5, abs=1e-6)
+    scores = [score for _, score in scored]
+    assert scores == sorted(scores, reverse=metric != "l2")
+    relevance = store.similarity_search_with_relevance_scores("query", k=4)
+    assert all(0.0 <= r <= 1.0 for _, r in relevance)
+    assert asyncio.run(store.asimilarity_search_with_score("query", k=4)) == scored
+
+
+@pytest.mark.usefixtures("filters_available")
+def test_mmr_prefers_diverse_documents() -> None:
+    store = _filled()
+    nearest = store.similarity_search("query", k=2)
+    assert [d.id for d in nearest] == ["apollo", "apollo again"]
+    diverse = store.max_marginal_relevance_search("query", k=2, fetch_k=4, lambda_mult=0.5)
+    assert [d.id for d in diverse] == ["apollo", "apples"]
+    assert [
+        d.id for d in asyncio.run(store.amax_marginal_relevance_search("query", k=2, fetch_k=4))
+    ] == [
+        "apollo",
+        "apples",
+    ]
+    only_space = store.max_marginal_relevance_search(
+        "query", k=2, fetch_k=4, filter={"topic": "space"}
+    )
+    assert [d.id for d in only_space] == ["apollo", "apollo again"]
+
+
+@pytest.mark.usefixtures("filters_available")
+def test_delete_by_filter_and_by_ids() -> None:
+    store = _filled()
+    assert store.delete(filter={"topic": "food"}) is True
+    assert [d.id for d in store.get_by_ids(list(METADATA))] == ["apollo", "apollo again"]
+    asyncio.run(store.adelete(["apollo"]))
+    assert [d.id for d in store.get_by_ids(list(METADATA))] == ["apollo again"]
+    with pytest.raises(ValueError, match="pass ids or filter="):
+        store.delete()
+    with pytest.raises(ValueError, match="pass ids or filter="):
+        store.delete(["x"], filter={"topic": "space"})
+
+
+def test_metadata_comes_back_exactly() -> None:
+    store = _filled()
+    (apollo,) = store.get_by_ids(["apollo"])
+    assert apollo.metadata == {"topic": "space", "year": 1969, "tags": [1, 2], "note": None}
+    assert type(apollo.metadata["tags"][0]) is int
+
+
+def test_writes_are_seen_before_commit_and_persist_after(tmp_path: Path) -> None:
+    import deeplake
+
+    url = f"file://{tmp_path / 'store'}"
+    store = TQLVectorStore(deeplake.create(url), TableEmbeddings(TABLE))
+    store.add_texts(["apollo", "pears"], ids=["a", "p"])
+    assert [d.id for d in store.similarity_search("query", k=1)] == ["a"]
+    store.delete(["a"])
+    assert [d.id for d in store.similarity_search("query", k=2)] == ["p"]
+    store._ds.commit()
+    reopened = TQLVectorStore(deeplake.open_read_only(url), TableEmbeddings(TABLE))
+    assert [d.id for d in reopened.get_by_ids(["a", "p"])] == ["p"]
+
+
+def test_a_query_vector_of_the_wrong_size_is_refused_with_both_sizes() -> None:
+    store = _filled()
+    with pytest.raises(
+        QueryError, match="column embedding has 3 dimensions, the query vector has 2"
+    ):
+        store.similarity_search_by_vector([1.0, 0.0], k=1)
