@@ -248,7 +248,7 @@ def run(settings: Settings) -> list[Row]:
 
 def breakdown() -> dict[str, Thunk]:
     """The candidate's steps, each alone (``compile_query`` bypasses the ``to_tql`` cache)."""
-    from tqlbuilder.compiler.compile import compile_query
+    from tqlbuilder.compiler.lower import compile_query
 
     conditions = (
         col("year") > YEAR,

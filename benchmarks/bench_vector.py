@@ -128,7 +128,7 @@ def breakdown(emb: npt.NDArray[np.float32]) -> dict[str, Thunk]:
     """The candidate's steps, each alone (``compile_query`` bypasses the ``to_tql`` cache)."""
     import orjson
 
-    from tqlbuilder.compiler.compile import compile_query
+    from tqlbuilder.compiler.lower import compile_query
     from tqlbuilder.tree.literals import render_vector
 
     base = select("text").from_(DATASET)

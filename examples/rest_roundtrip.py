@@ -130,7 +130,7 @@ def main() -> None:
             except QueryError as error:
                 print(f"QueryError (HTTP {error.status}): {error.server_message}")
         try:
-            with RestExecutor("wrong-token", url=url, max_retries=1) as intruder:
+            with RestExecutor("wrong-token", url=url, max_attempts=1) as intruder:
                 intruder.execute(queries[0][1])
         except AuthenticationError as error:
             print(f"AuthenticationError (HTTP {error.status})")

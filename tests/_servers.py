@@ -1,7 +1,8 @@
 """Start ``python -m tqlbuilder.server`` as a real child process and read the port it prints.
 
 Children are spawned by exec (``subprocess.Popen`` without ``preexec_fn``): forking a process
-that has loaded deeplake's threads can deadlock the child.
+that has loaded deeplake's threads can deadlock the child. Also: the dataset the engine
+crashes or hangs on (:func:`make_hazard_dataset`) and those inputs, for the isolation tests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+HAZARD_PATH = "hub://org/feat"
+# a float array element under BETWEEN: SIGSEGV on deeplake 4.7.4 (check() does not flag it yet)
+CRASH_QUERY = f'SELECT id FROM "{HAZARD_PATH}" WHERE features[0] BETWEEN 0.5 AND 1.0'
+# CONTAINS with no word on a BM25-indexed column: SIGSEGV (check() refuses it)
+CRASH_QUERY_CONTAINS = f"SELECT id FROM \"{HAZARD_PATH}\" WHERE CONTAINS(body, ' ')"
+# a SAMPLE BY weight that is zero for every row: never returns, holds the GIL, grows memory
+HANG_QUERY = f'SELECT * FROM "{HAZARD_PATH}" SAMPLE BY id < 0 LIMIT 2'
 
 SERVING_PREFIX = "Serving on "
 
@@ -70,3 +79,36 @@ class ServerProcess:
             self.process.stdout.close()
         self._stderr.close()
         return self.process.returncode
+
+
+def make_hazard_dataset(root: Path) -> Path:
+    """Create ``root/org/feat``: id, features (1-D float32 array), body (BM25-indexed text)."""
+    import deeplake
+    import numpy as np
+    from deeplake import types
+
+    (root / "org").mkdir(parents=True, exist_ok=True)
+    ds = deeplake.create(f"file://{root / 'org' / 'feat'}")
+    ds.add_column("id", types.Int64())
+    ds.add_column("features", types.Array(types.Float32(), dimensions=1))
+    ds.add_column("body", types.Text(index_type=types.BM25))
+    ds.append(
+        {
+            "id": list(range(6)),
+            "features": [np.array([i / 5, 1 - i / 5], dtype=np.float32) for i in range(6)],
+            "body": ["a quick fox", "brown bear", "deep lake", "x y", "hello world", "zz top"],
+        }
+    )
+    ds.commit()
+    return root
+
+
+def child_pids(pid: int) -> set[int]:
+    """The direct children of ``pid`` (Linux ``/proc``)."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children.update(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return children

@@ -67,7 +67,8 @@ def test_maxsim_needs_2d_and_vector_type() -> None:
 def test_unknown_metric() -> None:
     raises(
         InvalidValueError,
-        "metric must be one of cosine, dot, l2, l1, linf, maxsim; got 'euclid'",
+        r"metric must be one of cosine, dot, l2, l1, linf, maxsim or an alias \(chebyshev, cos, .*"
+        r"manhattan, max_sim\), case-insensitive; got 'euclid'",
         Q.similar_to,
         [1.0],
         metric="euclid",
@@ -163,7 +164,9 @@ def test_truthiness_iteration_and_membership_are_refused() -> None:
 def test_sampling_weights() -> None:
     raises(InvalidValueError, "positive", Q.sample_by, 0)
     raises(InvalidValueError, "positive", Q.sample_by, -1)
-    raises(InvalidValueError, "all zero", F.max_weight, (col("a") > 1, 0), (True, 0))
+    # one rule for builder, parser and checker: a boolean constant is not a weight
+    raises(InvalidValueError, "positive", Q.sample_by, True)
+    raises(InvalidValueError, "all weights zero", F.max_weight, (col("a") > 1, 0), (True, 0))
     raises(InvalidValueError, "negative", F.sum_weight, (True, -1))
     raises(UnsupportedTypeError, "tuple", F.max_weight, col("a"))
     raises(InvalidValueError, "at least one", F.max_weight)
@@ -265,3 +268,24 @@ def test_replace_covers_every_field() -> None:
         marker = object()
         assert getattr(query._replace(**{name: marker}), name) is marker
         assert query._replace() == query
+
+
+@pytest.mark.parametrize(
+    ("alias", "function"),
+    [
+        ("cos", "COSINE_SIMILARITY"),
+        ("COSINE", "COSINE_SIMILARITY"),
+        ("euclidean", "L2_NORM"),
+        ("L2", "L2_NORM"),
+        ("ip", "DOT"),
+        ("inner_product", "DOT"),
+        ("manhattan", "L1_NORM"),
+        (" Chebyshev ", "LINF_NORM"),
+    ],
+)
+def test_metric_aliases_are_case_insensitive(alias: str, function: str) -> None:
+    text = Q.similar_to([1.0, 0.0], metric=alias).limit(1).to_tql()
+    assert f"{function}(" in text
+    canonical = {"COSINE_SIMILARITY": "cosine", "L2_NORM": "l2", "DOT": "dot"}.get(function)
+    if canonical is not None:
+        assert text == Q.similar_to([1.0, 0.0], metric=canonical).limit(1).to_tql()

@@ -14,33 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, Finding, check
+from tqlbuilder.text.hazards import (
+    CRASH_CODES,
+    KINDS,
+    REJECTED_CODES,
+    RULES,
+    TRUNCATION_CODES,
+    Finding,
+    check,
+)
 
-SEMANTIC_CODES = {
-    "alias-in-same-level",
-    "double-quoted-string",
-    "offset-before-limit",
-    "distinct-ignored",
-    "in-subquery",
-    "text-ordering-comparison",
-    "vector-ranking-without-limit",
-    "wrong-sort-direction",
-    "ignored-order-key",
-    "order-after-union",
-    "intersect-except",
-    "comma-join",
-    "order-by-random",
-    "limit-before-group",
-    "having-ignored",
-    "bm25-score-selected",
-    "null-literal",
-    "negative-index",
-    "open-slice",
-    "expand-by",
-    "multiple-statements",
-}
-OTHER_CODES = {"comment", "octal-integer", "integer-out-of-range", "float-out-of-range"}
-ALL_CODES = SEMANTIC_CODES | OTHER_CODES | CRASH_CODES | TRUNCATION_CODES
+ALL_CODES = {r.code for r in RULES}
 
 
 def codes(text: str) -> set[str]:
@@ -72,8 +56,13 @@ CLEAN = [
     """SELECT "id" AS "id", n FROM "p" WHERE "id" > 1 AND label BETWEEN 'a' AND 'c'""",
     """SELECT id FROM "p" WHERE CONTAINS(t, 'deep') AND CONTAINS(t, 'é') LIMIT 2 OFFSET 3""",
     """SELECT id FROM "p" SAMPLE BY -1 LIMIT 3""",
-    """SELECT id FROM "p" SAMPLE BY max_weight(TRUE: -1, flag: 5) LIMIT 3""",
-    """SELECT id FROM "p" SAMPLE BY n""",
+    """SELECT id FROM "p" SAMPLE BY max_weight(TRUE: 1, flag: 5) LIMIT 3""",
+    """SELECT id FROM "p" SAMPLE BY n REPLACE FALSE""",
+    """SELECT id FROM "p" SAMPLE BY id < 0 replace false LIMIT 2""",
+    """SELECT id FROM "p" WHERE contains(t, ('deep')) AND contains(t, 'deep lake')""",
+    """SELECT id, ROW_NUMBER() AS r, row_number() n FROM "p" ORDER BY id""",
+    """SELECT id, BM25_SIMILARITY(t, 'x') AS score FROM "p" ORDER BY BM25_SIMILARITY(t, 'x') """
+    """DESC LIMIT 3""",
     """SELECT * FROM (SELECT label, shape(id)[0] AS cnt FROM "p" GROUP BY label) WHERE cnt > 2""",
     """SELECT id FROM "p" WHERE text = '-- not a comment' AND "it's" = 'a''b' OFFSET 6""",
     """SELECT id FROM "p" ORDER BY HAMMING_DISTANCE(e, ARRAY[1, 0]) LIMIT 4;""",
@@ -152,7 +141,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ),
     (
         "SELECT id FROM \"x\" ORDER BY BM25_SIMILARITY(t, 'a') DESC",
-        "vector-ranking-without-limit",
+        "bm25-without-limit",
         "error",
         "ORDER",
     ),
@@ -195,7 +184,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ),
     (
         '(SELECT id FROM "x") UNION ALL (SELECT id FROM "y") LIMIT 3',
-        "order-after-union",
+        "limit-after-union",
         "error",
         "LIMIT",
     ),
@@ -233,12 +222,46 @@ CASES: list[tuple[str, str, str, str]] = [
         "SAMPLE",
     ),
     (
-        'SELECT id FROM "x" SAMPLE BY sum_weight(TRUE: 1, TRUE: -1) REPLACE FALSE',
+        'SELECT id FROM "x" SAMPLE BY sum_weight(TRUE: 1, TRUE: -1) REPLACE TRUE',
         "sample-zero-weights",
         "error",
         "SAMPLE",
     ),
     ('UPDATE "x" SET n = 1', "update-statement", "error", "UPDATE"),
+    ("SELECT id FROM \"x\" WHERE contains(t, (' '))", "contains-without-token", "error", "' '"),
+    ("SELECT id FROM \"x\" WHERE contains(t, (('!!')))", "contains-without-token", "error", "'!"),
+    ("SELECT id FROM \"x\" WHERE CONTAINS(t, '*an*')", "contains-wildcard", "warning", "'*"),
+    ('SELECT id FROM "x" SAMPLE BY id < 0 LIMIT 2', "sample-may-hang", "warning", "SAMPLE"),
+    ('SELECT id FROM "x" SAMPLE BY n REPLACE TRUE', "sample-may-hang", "warning", "SAMPLE"),
+    (
+        'SELECT id FROM "x" SAMPLE BY max_weight(TRUE: -1, flag: 5) LIMIT 3',
+        "sample-may-hang",
+        "warning",
+        "SAMPLE",
+    ),
+    ("SELECT id FROM \"x\" WHERE t CONTAINS 'a'", "infix-contains", "error", "CONTAINS"),
+    ('SELECT COUNT(*) FROM "x"', "count-function", "error", "COUNT"),
+    (
+        'SELECT id FROM "x" WHERE id = (SELECT id FROM "x" LIMIT 1)',
+        "scalar-subquery",
+        "error",
+        '(SELECT id FROM "x" LIMIT',
+    ),
+    (
+        'SELECT id FROM "x" ORDER BY L1_NORM(e - ARRAY[1]) ASC LIMIT 3',
+        "l1-linf-top-k",
+        "error",
+        "L1_NORM",
+    ),
+    ('SELECT TOP 3 id FROM "x" ORDER BY linf_norm(e - ARRAY[1])', "l1-linf-top-k", "error", "linf"),
+    ('SELECT id, ROW_NUMBER() FROM "x"', "unaliased-row-number", "error", "ROW_NUMBER"),
+    (
+        "SELECT id, BM25_SIMILARITY(t, 'a') AS score FROM \"x\" "
+        "ORDER BY BM25_SIMILARITY(t, 'b') DESC LIMIT 3",
+        "bm25-score-mismatch",
+        "error",
+        "BM25",
+    ),
     ('SELECT id FROM "x"; update "x" SET n = 1', "update-statement", "error", "update"),
 ]
 
@@ -259,22 +282,33 @@ def test_each_hazard_is_reported_where_it_is(
     assert findings[0].position == anchor_position(query, anchor)
 
 
-def test_every_documented_code_has_a_case() -> None:
-    assert {case[1] for case in CASES} == ALL_CODES
+def test_every_registered_code_has_a_case() -> None:
+    assert {case[1] for case in CASES} == ALL_CODES - {"check-incomplete"}
 
 
-def test_code_sets() -> None:
-    assert {"contains-without-token", "sample-zero-weights", "update-statement"} == CRASH_CODES
-    assert {
-        "unknown-character",
-        "nul-byte",
-        "carriage-return",
-        "non-ascii-outside-quotes",
-        "comment-swallows-rest",
-        "double-dash",
-        "unterminated-string",
-        "unterminated-identifier",
-    } == TRUNCATION_CODES
+@pytest.mark.parametrize(("query", "code", "severity", "anchor"), CASES)
+def test_each_finding_carries_its_rules_kind(
+    query: str, code: str, severity: str, anchor: str
+) -> None:
+    (registered,) = [r for r in RULES if r.code == code]
+    assert registered.severity == severity
+    for finding in check(query):
+        (source,) = [r for r in RULES if r.code == finding.code]
+        assert (finding.kind, finding.severity) == (source.kind, source.severity)
+
+
+def test_refusal_sets_follow_the_kinds() -> None:
+    """The executors refuse exactly what truncates, or kills/hangs the engine for sure."""
+    assert all(kind in KINDS for kind in (r.kind for r in RULES))
+    for each in RULES:
+        loud = each.kind in ("crash", "hang") and each.severity == "error"
+        assert (each.code in CRASH_CODES) == loud, each.code
+        assert (each.code in TRUNCATION_CODES) == (each.kind == "truncation"), each.code
+        assert (each.code in REJECTED_CODES) == (each.kind == "engine-rejects"), each.code
+    # the run/ executors import these names
+    from tqlbuilder.run import local
+
+    assert local._REFUSED_CODES == CRASH_CODES | TRUNCATION_CODES
 
 
 @pytest.mark.parametrize(
@@ -287,7 +321,7 @@ def test_code_sets() -> None:
         'SELECT e[1:4] AS a, e[:3] AS b, e[::2] AS c, e[:, 0] AS d FROM "x"',
         "SELECT id FROM \"x\" WHERE CONTAINS(t, 'a b') OR CONTAINS(t, ?) OR CONTAINS(arr, 9)",
         'SELECT id FROM "x" SAMPLE BY max_weight(flag: 10, TRUE: 1) LIMIT 3',
-        'SELECT id FROM "x" SAMPLE BY n - 1000 LIMIT 3',
+        'SELECT id FROM "x" SAMPLE BY n - 1000 REPLACE FALSE LIMIT 3',
         'SELECT id FROM "x" ORDER BY label DESC LIMIT 3 SAMPLE BY 1 LIMIT 2',
         'SELECT id FROM "x" LIMIT 3 OFFSET 1 SAMPLE BY 1 LIMIT 2',
         'SELECT a.id FROM "x" AS a JOIN "y" AS b ON "id" = "sid"',
@@ -632,7 +666,7 @@ def test_engine_sorts_a_union_but_ignores_its_limit(engine: Engine) -> None:
     assert result["id"] == [11, 10, 1, 0]  # sorted, but neither limited nor offset
     assert result["_order_score_"] == [0.0, 1.0, 10.0, 11.0]  # a stray, unsorted column
     findings = [(f.code, f.severity) for f in check(engine.q(union + " ORDER BY id LIMIT 3"))]
-    assert findings == [("order-after-union", "warning"), ("order-after-union", "error")]
+    assert findings == [("order-after-union", "warning"), ("limit-after-union", "error")]
 
 
 @pytest.mark.engine
@@ -682,7 +716,7 @@ ERRORS = [
     ("multiple-statements", "SELECT id FROM {M}; SELECT id FROM {S}", "Multiple query"),
     ("bm25-score-selected", "SELECT id, BM25_SIMILARITY(body, 'deep') AS s FROM {B}", "BM25"),
     (
-        "vector-ranking-without-limit",
+        "bm25-without-limit",
         "SELECT id FROM {B} ORDER BY BM25_SIMILARITY(body, 'deep') DESC",
         "cannot be used without index",
     ),
@@ -690,6 +724,49 @@ ERRORS = [
         "wrong-sort-direction",
         "SELECT id FROM {B} ORDER BY BM25_SIMILARITY(body, 'deep') ASC LIMIT 2",
         "cannot be used without index",
+    ),
+    ("infix-contains", "SELECT id FROM {M} WHERE label CONTAINS 'cat'", "syntax error"),
+    ("count-function", "SELECT COUNT(*) FROM {M}", "'COUNT' is not found"),
+    ("count-function", "SELECT COUNT(id) AS c FROM {M}", "'COUNT' is not found"),
+    (
+        "scalar-subquery",
+        "SELECT id FROM {M} WHERE id = (SELECT id FROM {M} LIMIT 1)",
+        "SELECT is not supported",
+    ),
+    (
+        "scalar-subquery",
+        "SELECT id, (SELECT id FROM {M} LIMIT 1) AS s FROM {M}",
+        "SELECT is not supported",
+    ),
+    (
+        "l1-linf-top-k",
+        "SELECT id FROM {M} ORDER BY L1_NORM(e - ARRAY[1,0,1,0]) ASC LIMIT 3",
+        "requires 2 arguments",
+    ),
+    (
+        "l1-linf-top-k",
+        "SELECT TOP 3 id FROM {M} ORDER BY LINF_NORM(e - ARRAY[1,0,1,0]) ASC",
+        "requires 2 arguments",
+    ),
+    (
+        "l1-linf-top-k",
+        "SELECT * FROM (SELECT id, L1_NORM(e - ARRAY[1,0,1,0]) AS d FROM {M}) ORDER BY d ASC "
+        "LIMIT 3",
+        "requires 2 arguments",
+    ),
+    ("unaliased-row-number", "SELECT id, ROW_NUMBER() FROM {M}", "should be aliased"),
+    ("unaliased-row-number", "SELECT ROW_NUMBER() FROM {M}", "should be aliased"),
+    (
+        "bm25-score-selected",
+        "SELECT id, BM25_SIMILARITY(body, 'deep') AS s FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'deep') DESC LIMIT 2",
+        'Tensor "score" does not exist',
+    ),
+    (
+        "bm25-score-selected",
+        "SELECT id, BM25_SIMILARITY(body, 'deep') AS SCORE FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'deep') DESC LIMIT 2",
+        'Tensor "score" does not exist',
     ),
 ]
 
@@ -700,6 +777,48 @@ def test_engine_rejects(engine: Engine, code: str, query: str, message: str) -> 
     result = engine.run(query)
     assert isinstance(result, str) and message in result, result
     assert engine.reports(query, code)
+
+
+@pytest.mark.engine
+def test_engine_rejected_forms_have_working_rewrites(engine: Engine) -> None:
+    """The forms the messages suggest run, and check() finds nothing in them."""
+    fixes = [
+        "SELECT id FROM {M} WHERE CONTAINS(label, 'cat')",
+        "SELECT * FROM (SELECT * FROM (SELECT id, L1_NORM(e - ARRAY[1,0,1,0]) AS d FROM {M}) "
+        "ORDER BY d ASC) LIMIT 3",
+        "SELECT id, ROW_NUMBER() AS r FROM {M}",
+        "SELECT id, BM25_SIMILARITY(body, 'deep') AS score FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'deep') DESC LIMIT 2",
+    ]
+    for fix in fixes:
+        assert isinstance(engine.run(fix), dict), fix
+        assert codes(engine.q(fix)) == set(), fix
+
+
+@pytest.mark.engine
+def test_selected_bm25_score_is_the_order_by_score(engine: Engine) -> None:
+    """Selected as score beside another BM25 ORDER BY, the column holds the ORDER BY's scores."""
+    mismatch = (
+        "SELECT id, BM25_SIMILARITY(body, 'deep') AS score FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'brown') DESC LIMIT 2"
+    )
+    same = (
+        "SELECT id, BM25_SIMILARITY(body, 'brown') AS score FROM {B} "
+        "ORDER BY BM25_SIMILARITY(body, 'brown') DESC LIMIT 2"
+    )
+    got, meant = engine.run(mismatch), engine.run(same)
+    assert isinstance(got, dict) and isinstance(meant, dict)
+    assert got["score"] == meant["score"] and got["score"][0] > 0  # 'deep' is in neither row
+    assert engine.reports(mismatch, "bm25-score-mismatch") and not codes(engine.q(same))
+
+
+@pytest.mark.engine
+def test_contains_star_is_literal_in_v4(engine: Engine) -> None:
+    """v3 read '*a*' as a wildcard (it would match 'cat'); v4 matches a literal star."""
+    query = "SELECT id FROM {M} WHERE CONTAINS(label, '*a*')"
+    assert engine.ids(query) == []
+    assert engine.ids("SELECT id FROM {M} WHERE CONTAINS(label, 'a')") == [0, 3, 6, 9]
+    assert engine.reports(query, "contains-wildcard")
 
 
 @pytest.mark.engine
@@ -729,9 +848,63 @@ def test_engine_process_dies_on_contains_without_a_token(engine: Engine) -> None
     assert engine.ids("SELECT id FROM {B} WHERE CONTAINS(body, 'brown')") == [0, 3]
 
 
+def _child(code: str, timeout: float) -> tuple[int | None, str]:
+    """Run ``code`` in a fresh interpreter with 3 GB of address space: (exit code, stdout).
+
+    The exit code is None if the child ran past ``timeout`` seconds (it is killed).
+    """
+    prologue = (
+        "import resource\nresource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "import deeplake\n"
+    )
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", prologue + textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return child.returncode, child.stdout
+
+
+@pytest.mark.engine
+def test_engine_process_dies_on_contains_in_parentheses(engine: Engine) -> None:
+    query = engine.q("SELECT id FROM {B} WHERE CONTAINS(body, ((' ')))")
+    assert "contains-without-token" in codes(query)
+    returncode, _ = _child(f"print(len(deeplake.query({query!r})))", timeout=60)
+    assert returncode is not None and returncode < 0
+    assert engine.ids("SELECT id FROM {B} WHERE CONTAINS(body, ('brown'))") == [0, 3]
+
+
+@pytest.mark.engine
+def test_row_dependent_zero_weights_hang_without_replace_false(engine: Engine) -> None:
+    """SAMPLE BY id < 0 (zero for every row) never returns with replacement; REPLACE FALSE does.
+
+    The child is killed after 8 s (or fails its 3 GB allocation limit first): either way it
+    produced no sample. The guarded forms run in a child too, before the hanging one.
+    """
+    hanging = engine.q("SELECT id FROM {M} SAMPLE BY id < 0 LIMIT 2")
+    guarded = [
+        engine.q("SELECT id FROM {M} SAMPLE BY id < 0 REPLACE FALSE LIMIT 2"),
+        engine.q("SELECT id FROM {M} SAMPLE BY 0 REPLACE FALSE LIMIT 2"),
+        engine.q("SELECT id FROM {M} SAMPLE BY max_weight(id < 0: 1, TRUE: 1) LIMIT 2"),
+    ]
+    code = f"for q in {guarded!r}:\n    print(len(deeplake.query(q)))\n"
+    returncode, out = _child(code, timeout=60)
+    assert (returncode, out.split()) == (0, ["2", "2", "2"])
+    for query in guarded:
+        assert not codes(query) & {"sample-may-hang", "sample-zero-weights"}, query
+    assert "sample-may-hang" in codes(hanging)
+    returncode, out = _child(f"print(len(deeplake.query({hanging!r})))", timeout=8)
+    assert out == "" and returncode != 0
+
+
 def test_engine_killers_are_reported_without_running_them() -> None:
     assert "sample-zero-weights" in codes('SELECT id FROM "x" SAMPLE BY max_weight(TRUE: -1)')
-    assert "sample-zero-weights" not in codes('SELECT id FROM "x" SAMPLE BY -1')  # runs fine
+    assert not codes('SELECT id FROM "x" SAMPLE BY -1')  # a constant non-zero weight runs
+    assert not codes('SELECT id FROM "x" SAMPLE BY max_weight(TRUE: -1) REPLACE FALSE')
     assert "update-statement" in codes('UPDATE "x" SET n = 1')
     assert CRASH_CODES <= ALL_CODES
 

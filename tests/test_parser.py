@@ -4,7 +4,7 @@
 * every construct the builder does not offer -> ``UnsupportedConstructError`` with a position;
 * syntax errors and silently-truncated input -> ``TQLSyntaxError`` with the right position;
 * hypothesis round trips ``parse(q.to_tql()).to_tql() == q.to_tql()`` over random builder queries
-  (the shared ``tests.strategies.queries`` and a wider local strategy), and
+  (the shared ``tqlbuilder.strategies.queries`` and a wider local strategy), and
   ``parse(format(t)) == parse(t)``;
 * the engine probe corpus (``tests/data/probe_corpus.jsonl``: every query of
   ``engine_probe/results.md`` with its outcome on Deep Lake 4.7.4): each accepted query parses or
@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests import strategies as S
 from tqlbuilder import F, col, functions, lit, select
+from tqlbuilder import strategies as S
 from tqlbuilder.build.query import Query
 from tqlbuilder.errors import BuildError, TQLSyntaxError, UnsupportedConstructError
-from tqlbuilder.parser.parse import SUPPORTED_FUNCTIONS, UnsupportedSyntaxError, parse
+from tqlbuilder.parser import SUPPORTED_FUNCTIONS, UnsupportedSyntaxError, parse
 from tqlbuilder.tree.expr import Expr, OrderKey
 from tqlbuilder.tree.sources import Dataset, SetOperation, Subquery, TextSearch, VectorSearch
 

@@ -1,33 +1,51 @@
 """RestExecutor against a fault-injecting HTTP server on 127.0.0.1 (real sockets, no mocks).
 
-The server is a small ``http.server`` in a thread whose answers are scripted per request:
-statuses, Retry-After, hangs, connections cut mid-body, bad JSON, huge bodies. A recording
-``sleep`` keeps the back-off tests fast and exact.
+The server (tests/_faults.py) is a small ``http.server`` in a thread whose answers are
+scripted per request: statuses, Retry-After, hangs, trickled bytes, connections cut mid-body,
+bad JSON, huge bodies. A recording ``sleep`` (set on the instance: test hooks are not
+constructor parameters) keeps the back-off tests fast and exact.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import pickle
 import random
-import socket
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Iterator
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import orjson
 import pytest
 import requests
 
 import tqlbuilder
+from tests._faults import (
+    OK_BODY,
+    QUERY,
+    TOKEN,
+    Action,
+    FaultServer,
+    Sleeps,
+    chunked,
+    close_without_answer,
+    cut_mid_body,
+    echo,
+    free_port,
+    hang,
+    reply,
+    running_fault_server,
+    trickle,
+)
 from tqlbuilder import RestExecutor
 from tqlbuilder.errors import (
     AuthenticationError,
+    DeadlineExceededError,
     ExecutionError,
+    MalformedTokenError,
     MissingTokenError,
     NotFoundError,
     PayloadTooLargeError,
@@ -42,162 +60,28 @@ from tqlbuilder.errors import (
 )
 from tqlbuilder.run.result import Result
 
-TOKEN = "tok-3f9c2a7e1b5d4c6a8e0f.SECRET_value"
-QUERY = 'SELECT id FROM "hub://org/ds"'
-OK_BODY = {"message": "Query successful.", "tensors": ["id"], "data": [{"id": 1}]}
-
-Action = Callable[["_Handler"], None]
-
-
-# ---------------------------------------------------------------------- fault server
-
-
-class Recorded:
-    """One request as the server saw it."""
-
-    def __init__(self, handler: _Handler, body: bytes) -> None:
-        self.requestline = handler.requestline
-        self.method = handler.command
-        self.path = handler.path
-        self.headers = dict(handler.headers.items())
-        self.body = body
-        self.client_port = handler.client_address[1]
-        self.at = time.monotonic()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: FaultServer
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        self.body = body
-        self.server.record(Recorded(self, body))
-        self.server.next_action(self)(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    # ------------------------------------------------------------------ responses
-
-    def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"]
-        head += [f"{key}: {value}" for key, value in (headers or {}).items()]
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-
-
-def reply(status: int = 200, document: object = OK_BODY, **headers: str) -> Action:
-    def act(handler: _Handler) -> None:
-        raw = document if isinstance(document, bytes) else orjson.dumps(document)
-        handler.send(status, raw, {k.replace("_", "-"): v for k, v in headers.items()})
-
-    return act
-
-
-def echo(delay: float = 0.0) -> Action:
-    """Answer with the query text as the single value (after ``delay`` seconds)."""
-
-    def act(handler: _Handler) -> None:
-        time.sleep(delay)
-        query = orjson.loads(handler.body)["query"]
-        if query.startswith("FAIL"):
-            reply(400, {"message": f"bad: {query}"})(handler)
-        else:
-            reply(200, {"message": "ok", "tensors": ["q"], "data": [{"q": query}]})(handler)
-
-    return act
-
-
-def hang(seconds: float) -> Action:
-    def act(handler: _Handler) -> None:
-        time.sleep(seconds)
-        reply()(handler)
-
-    return act
-
-
-def cut_mid_body(handler: _Handler) -> None:
-    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b'{"message": "Qu')
-    handler.close_connection = True
-    handler.connection.shutdown(socket.SHUT_RDWR)
-
-
-def close_without_answer(handler: _Handler) -> None:
-    handler.close_connection = True
-    handler.connection.shutdown(socket.SHUT_RDWR)
-
-
-def chunked(total: int) -> Action:
-    def act(handler: _Handler) -> None:
-        handler.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        chunk = b"x" * 65536
-        sent = 0
-        try:
-            while sent < total:
-                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                sent += len(chunk)
-            handler.wfile.write(b"0\r\n\r\n")
-        except OSError:
-            pass  # the client hung up, as it should
-        handler.close_connection = True
-
-    return act
-
-
-class FaultServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[Recorded] = []
-        self.script: list[Action] = []
-        self.default: Action = reply()
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/api/query/v1"
-
-    def record(self, request: Recorded) -> None:
-        with self._lock:
-            self.requests.append(request)
-
-    def next_action(self, handler: _Handler) -> Action:
-        with self._lock:
-            return self.script.pop(0) if self.script else self.default
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that hang up mid-response (as the tests make them) are expected
-
 
 @pytest.fixture
 def server() -> Iterator[FaultServer]:
-    httpd = FaultServer()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    with running_fault_server() as httpd:
+        yield httpd
 
 
-class Sleeps(list[float]):
-    """A sleep() that records instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-def executor(server: FaultServer, sleeps: Sleeps | None = None, **kwargs: Any) -> RestExecutor:
+def executor(
+    server: FaultServer,
+    sleeps: Sleeps | None = None,
+    *,
+    clock: float | None = None,
+    token: str = TOKEN,
+    **kwargs: Any,
+) -> RestExecutor:
     kwargs.setdefault("timeout", 5.0)
-    return RestExecutor(
-        TOKEN,
-        url=server.url,
-        _sleep=sleeps if sleeps is not None else Sleeps(),
-        _rng=random.Random(7),
-        **kwargs,
-    )
+    ex = RestExecutor(token, url=server.url, **kwargs)
+    ex._sleep = sleeps if sleeps is not None else Sleeps()  # type: ignore[method-assign]
+    ex._rng = random.Random(7)
+    if clock is not None:
+        ex._clock = lambda: clock  # type: ignore[method-assign]
+    return ex
 
 
 class FakeQuery:
@@ -239,14 +123,44 @@ def test_token_from_environment(server: FaultServer, monkeypatch: pytest.MonkeyP
     assert server.requests[0].headers["Authorization"] == "Bearer env-token"
 
 
-@pytest.mark.parametrize("token", [None, "", "has space", "line\nbreak", "tab\tx", "é"])
-def test_missing_or_unusable_token(monkeypatch: pytest.MonkeyPatch, token: str | None) -> None:
+@pytest.mark.parametrize("token", [None, ""])
+def test_missing_token(monkeypatch: pytest.MonkeyPatch, token: str | None) -> None:
     monkeypatch.delenv("ACTIVELOOP_TOKEN", raising=False)
-    with pytest.raises(MissingTokenError) as info:
+    with pytest.raises(MissingTokenError, match="no access token") as info:
         RestExecutor(token)
-    assert isinstance(info.value, TQLError)
-    if token:
-        assert token not in str(info.value)
+    assert isinstance(info.value, TQLError) and isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        ("has space", "whitespace or a control character at position 3"),
+        ("line\nbreak", "whitespace or a control character at position 4"),
+        ("tab\tx", "whitespace or a control character"),
+        ("abc\x00", "whitespace or a control character"),
+        ("tok\u00e9n", "a non-ASCII character at position 3"),
+        ("Bearer ", "blank"),
+        ("   ", "blank"),
+        (b"bytes-token", "must be a str"),
+    ],
+)
+def test_malformed_token_says_malformed_not_missing(token: Any, says: str) -> None:
+    with pytest.raises(MalformedTokenError, match=r"malformed|must be a str") as info:
+        RestExecutor(token)
+    message = str(info.value)
+    assert says in message and "missing" not in message and "no access token" not in message
+    assert not isinstance(info.value, MissingTokenError)
+    if isinstance(token, str) and token.strip() and token != "Bearer ":
+        assert token not in message
+
+
+@pytest.mark.parametrize("given", [f"Bearer {TOKEN}", f"bearer  {TOKEN}", f"  {TOKEN}\n"])
+def test_bearer_prefix_and_surrounding_whitespace_are_stripped(
+    server: FaultServer, given: str
+) -> None:
+    with executor(server, token=given) as ex:
+        ex.execute(QUERY)
+    assert server.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_connections_are_kept_alive_and_pooled(server: FaultServer) -> None:
@@ -295,7 +209,7 @@ def test_loopback_http_and_https_are_allowed(url: str) -> None:
 def test_loopback_http_never_goes_through_an_environment_proxy(
     server: FaultServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    proxy = f"http://127.0.0.1:{_free_port()}"  # nothing listens: using it would fail
+    proxy = f"http://127.0.0.1:{free_port()}"  # nothing listens: using it would fail
     for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.setenv(name, proxy)
     for name in ("NO_PROXY", "no_proxy"):
@@ -310,7 +224,7 @@ def test_loopback_http_never_goes_through_an_environment_proxy(
 
 def test_token_never_leaks(server: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    closed_port = _free_port()
+    closed_port = free_port()
     server.script = [
         reply(401, {"message": f"token {TOKEN} is not valid"}),
         reply(500, f"<html>{TOKEN}</html>".encode()),
@@ -319,7 +233,7 @@ def test_token_never_leaks(server: FaultServer, caplog: pytest.LogCaptureFixture
         cut_mid_body,
     ]
     errors: list[ExecutionError] = []
-    with executor(server, timeout=0.3, max_retries=1) as ex:
+    with executor(server, timeout=0.3, max_attempts=1) as ex:
         for _ in range(5):
             with pytest.raises(ExecutionError) as info:
                 ex.execute(QUERY)
@@ -328,7 +242,7 @@ def test_token_never_leaks(server: FaultServer, caplog: pytest.LogCaptureFixture
         assert TOKEN not in repr(vars(ex)) if hasattr(ex, "__dict__") else True
         with pytest.raises(TypeError):
             pickle.dumps(ex)
-    refused = RestExecutor(TOKEN, url=f"http://127.0.0.1:{closed_port}/x", max_retries=1)
+    refused = RestExecutor(TOKEN, url=f"http://127.0.0.1:{closed_port}/x", max_attempts=1)
     with pytest.raises(TransportError) as info:
         refused.execute(QUERY)
     errors.append(info.value)
@@ -367,6 +281,7 @@ def test_token_never_leaks(server: FaultServer, caplog: pytest.LogCaptureFixture
         (404, {"message": "no dataset"}, NotFoundError, "no dataset"),
         (413, b"", PayloadTooLargeError, ""),
         (500, {"message": "boom"}, ServerError, "boom"),
+        (504, {"message": "query timed out after 30 s"}, ServerError, "query timed out after 30 s"),
         (501, {}, ServerError, "{}"),
         (418, {"message": "teapot"}, ExecutionError, "teapot"),
         (302, b"", ExecutionError, ""),
@@ -412,7 +327,7 @@ def test_retry_after_http_date_is_honoured_and_capped(server: FaultServer) -> No
         reply(429, {}, Retry_After=formatdate(now + 7, usegmt=True)),
         reply(429, {}, Retry_After=formatdate(now + 3600, usegmt=True)),
     ]
-    with executor(server, sleeps, max_backoff=20.0, _clock=lambda: now) as ex:
+    with executor(server, sleeps, max_backoff=20.0, clock=now) as ex:
         ex.execute(QUERY)
     assert sleeps == [7.0, 20.0]
 
@@ -420,7 +335,7 @@ def test_retry_after_http_date_is_honoured_and_capped(server: FaultServer) -> No
 def test_rate_limit_gives_up_after_max_attempts(server: FaultServer) -> None:
     sleeps = Sleeps()
     server.default = reply(429, {"message": "slow down"}, Retry_After="5")
-    with executor(server, sleeps, max_retries=3) as ex, pytest.raises(RateLimitError) as info:
+    with executor(server, sleeps, max_attempts=3) as ex, pytest.raises(RateLimitError) as info:
         ex.execute(QUERY)
     assert info.value.retry_after == 5.0
     assert info.value.status == 429
@@ -429,11 +344,11 @@ def test_rate_limit_gives_up_after_max_attempts(server: FaultServer) -> None:
     assert sleeps == [5.0, 5.0]
 
 
-@pytest.mark.parametrize("status", [502, 503, 504])
+@pytest.mark.parametrize("status", [502, 503])
 def test_gateway_errors_retry_with_full_jitter(server: FaultServer, status: int) -> None:
     sleeps = Sleeps()
     server.script = [reply(status, {}), reply(status, {}), reply(status, {})]
-    with executor(server, sleeps, max_retries=4, backoff=0.5, max_backoff=30) as ex:
+    with executor(server, sleeps, max_attempts=4, backoff=0.5, max_backoff=30) as ex:
         assert len(ex.execute(QUERY)) == 1
     assert len(server.requests) == 4
     rng = random.Random(7)
@@ -443,7 +358,7 @@ def test_gateway_errors_retry_with_full_jitter(server: FaultServer, status: int)
 def test_attempts_are_bounded_and_backoff_is_capped(server: FaultServer) -> None:
     sleeps = Sleeps()
     server.default = reply(503, {"message": "busy"})
-    ex = executor(server, sleeps, max_retries=6, backoff=10.0, max_backoff=1.5)
+    ex = executor(server, sleeps, max_attempts=6, backoff=10.0, max_backoff=1.5)
     with ex, pytest.raises(ServerError):
         ex.execute(QUERY)
     assert len(server.requests) == 6
@@ -451,16 +366,16 @@ def test_attempts_are_bounded_and_backoff_is_capped(server: FaultServer) -> None
     assert all(0 <= s <= 1.5 for s in sleeps)
 
 
-def test_no_retry_when_max_retries_is_one(server: FaultServer) -> None:
+def test_no_retry_when_max_attempts_is_one(server: FaultServer) -> None:
     server.default = reply(503, {})
-    with executor(server, max_retries=1) as ex, pytest.raises(ServerError):
+    with executor(server, max_attempts=1) as ex, pytest.raises(ServerError):
         ex.execute(QUERY)
     assert len(server.requests) == 1
 
 
 def test_real_sleep_is_used_by_default(server: FaultServer) -> None:
     server.script = [reply(503, {})]
-    with RestExecutor(TOKEN, url=server.url, backoff=0.05, _rng=random.Random(1)) as ex:
+    with RestExecutor(TOKEN, url=server.url, backoff=0.05) as ex:
         started = time.monotonic()
         ex.execute(QUERY)
     assert time.monotonic() - started < 2.0
@@ -474,7 +389,7 @@ def test_timeout_is_retried_then_reported(server: FaultServer) -> None:
     sleeps = Sleeps()
     server.default = hang(1.5)
     started = time.monotonic()
-    ex = executor(server, sleeps, timeout=(2.0, 0.25), max_retries=2)
+    ex = executor(server, sleeps, timeout=(2.0, 0.25), max_attempts=2)
     with ex, pytest.raises(TransportError) as info:
         ex.execute(QUERY)
     elapsed = time.monotonic() - started
@@ -494,8 +409,9 @@ def test_connection_cut_mid_body_is_retried(server: FaultServer) -> None:
 
 def test_connection_refused_is_a_bounded_transport_error() -> None:
     sleeps = Sleeps()
-    port = _free_port()
-    ex = RestExecutor(TOKEN, url=f"http://127.0.0.1:{port}/api", max_retries=3, _sleep=sleeps)
+    port = free_port()
+    ex = RestExecutor(TOKEN, url=f"http://127.0.0.1:{port}/api", max_attempts=3)
+    ex._sleep = sleeps  # type: ignore[method-assign]
     with ex, pytest.raises(TransportError) as info:
         ex.execute(QUERY)
     assert len(sleeps) == 2
@@ -591,19 +507,13 @@ def test_close_and_user_session(server: FaultServer) -> None:
 
 def test_invalid_settings() -> None:
     with pytest.raises(ValueError):
-        RestExecutor(TOKEN, max_retries=0)
+        RestExecutor(TOKEN, max_attempts=0)
     with pytest.raises(ValueError):
         RestExecutor(TOKEN, timeout=0)
     with pytest.raises(ValueError):
         RestExecutor(TOKEN, timeout=(1.0, -1.0))
     with pytest.raises(ValueError):
         RestExecutor(TOKEN, backoff=-1)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_environment_is_read_once_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -624,3 +534,152 @@ def test_environment_is_read_once_at_construction(monkeypatch: pytest.MonkeyPatc
         assert explicit._verify is False
     finally:
         explicit.close()
+
+
+# ---------------------------------------------------------------------- redaction
+
+
+@pytest.mark.parametrize(
+    ("token", "message", "expected"),
+    [
+        ("T", 'Tensor "x" does not exist', 'Tensor "x" does not exist'),
+        ("T", 'Tensor "T" does not exist', 'Tensor "***" does not exist'),
+        ("T", "token T is not valid (Bearer T)", "token *** is not valid (Bearer ***)"),
+        ("e", "request failed: the engine erred", "request failed: the engine erred"),
+        ("e", "bad token: e", "bad token: ***"),
+        ("ab-1", "ab-12 ab-1 xab-1 ab-1.", "ab-12 *** xab-1 ***."),
+        (TOKEN, f"x{TOKEN}y and {TOKEN[:-1]}", f"x***y and {TOKEN[:-1]}"),
+    ],
+)
+def test_redaction_replaces_the_token_not_its_letters(
+    server: FaultServer, token: str, message: str, expected: str
+) -> None:
+    server.default = reply(400, {"message": message})
+    with executor(server, token=token) as ex, pytest.raises(QueryError) as info:
+        ex.execute(QUERY)
+    assert info.value.server_message == expected
+    assert str(info.value) == f"query rejected (HTTP 400): {expected}"
+
+
+def test_short_token_keeps_connection_errors_readable() -> None:
+    sleeps = Sleeps()
+    ex = RestExecutor("e", url=f"http://127.0.0.1:{free_port()}/x", max_attempts=1)
+    ex._sleep = sleeps  # type: ignore[method-assign]
+    with ex, pytest.raises(TransportError) as info:
+        ex.execute(QUERY)
+    assert str(info.value).startswith("request failed: ConnectionError: ")
+    assert "***" not in str(info.value)
+
+
+# ---------------------------------------------------------------------- deadline
+
+
+@pytest.mark.parametrize("headers_too", [True, False], ids=["whole-answer", "body-only"])
+def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(
+    server: FaultServer, headers_too: bool
+) -> None:
+    # the whole answer would take ~0.12 s x 100+ bytes > 12 s; every single read is fast
+    server.default = trickle(0.12, headers_too=headers_too)
+    ex = RestExecutor(TOKEN, url=server.url, timeout=1.0, deadline=1.0)
+    started = time.monotonic()
+    with ex, pytest.raises(DeadlineExceededError) as info:
+        ex.execute(QUERY)
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.5, f"held for {elapsed:.2f} s past a 1 s deadline"
+    assert isinstance(info.value, TransportError)
+    assert "deadline of 1 s passed" in str(info.value)
+    assert info.value.query == QUERY and TOKEN not in str(info.value)
+    assert len(server.requests) == 1
+
+
+def test_the_deadline_spans_retries_and_waits(server: FaultServer) -> None:
+    server.default = hang(0.4)  # each attempt times out after 0.25 s (per-read timeout)
+    ex = RestExecutor(TOKEN, url=server.url, timeout=0.25, deadline=1.0, max_attempts=100)
+    ex._rng = random.Random(7)
+    started = time.monotonic()
+    with ex, pytest.raises(DeadlineExceededError) as info:
+        ex.execute(QUERY)
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert 2 <= len(server.requests) < 100
+    assert "last failure: request timed out" in str(info.value)
+
+
+def test_a_wait_past_the_deadline_is_not_slept(server: FaultServer) -> None:
+    sleeps = Sleeps()
+    server.default = reply(503, {"message": "busy"}, Retry_After="30")
+    ex = executor(server, sleeps, deadline=5.0, max_backoff=60.0)
+    with ex, pytest.raises(DeadlineExceededError) as info:
+        ex.execute(QUERY)
+    assert sleeps == [] and len(server.requests) == 1
+    error = info.value
+    assert "would pass before the next attempt (retry in 30.00 s)" in str(error)
+    assert error.status == 503 and error.server_message == "busy"
+
+
+def test_timeouts_are_bounded_by_the_time_left(server: FaultServer) -> None:
+    server.default = hang(3.0)
+    ex = RestExecutor(TOKEN, url=server.url, timeout=(30.0, 30.0), deadline=0.5)
+    started = time.monotonic()
+    with ex, pytest.raises(DeadlineExceededError):
+        ex.execute(QUERY)
+    assert time.monotonic() - started < 2.0
+
+
+def test_within_the_deadline_nothing_changes(server: FaultServer) -> None:
+    server.script = [reply(503, {}), echo()]
+    with executor(server, deadline=10.0) as ex:
+        assert ex.execute(QUERY).rows == [{"q": QUERY}]
+        assert ex.execute(QUERY).rows == OK_BODY["data"]
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("deadline", [0, -1, float("inf"), float("nan"), True, "5"])
+def test_invalid_deadline(deadline: Any) -> None:
+    with pytest.raises(ValueError, match="deadline"):
+        RestExecutor(TOKEN, deadline=deadline)
+
+
+# ---------------------------------------------------------------------- attempts naming
+
+
+def test_max_retries_is_the_deprecated_name_of_max_attempts(server: FaultServer) -> None:
+    server.default = reply(503, {})
+    with pytest.warns(DeprecationWarning, match="max_attempts") as record:
+        ex = executor(server, max_retries=2)
+    assert record[0].filename == __file__, "the warning points at the caller"
+    with ex, pytest.raises(ServerError):
+        ex.execute(QUERY)
+    assert len(server.requests) == 2, "max_retries=2 still means two attempts"
+    with pytest.raises(ValueError, match="max_attempts only"):
+        RestExecutor(TOKEN, max_attempts=2, max_retries=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RestExecutor(TOKEN, max_attempts=2).close()
+
+
+def test_test_hooks_are_not_constructor_parameters() -> None:
+    parameters = inspect.signature(RestExecutor).parameters
+    assert not [name for name in parameters if name.startswith("_")]
+    assert {"deadline", "max_attempts", "max_retries", "timeout"} <= set(parameters)
+
+
+# ---------------------------------------------------------------------- logging
+
+
+def test_the_query_is_logged_at_debug_with_vectors_abbreviated(
+    server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tqlbuilder import F, select
+
+    vector = [i / 1000 for i in range(1536)]
+    query = select("id").from_("hub://org/ds").order_by(F.cosine_similarity("e", vector))
+    caplog.set_level(logging.DEBUG, logger="tqlbuilder")
+    with executor(server) as ex:
+        ex.execute(query.limit(3))
+    (record,) = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert record.name == "tqlbuilder.run.rest"
+    message = record.getMessage()
+    assert message.startswith(f"POST {server.url}: SELECT id FROM")
+    assert "ARRAY[0.0,0.001,…(1536 values)]" in message and "0.002" not in message
+    assert TOKEN not in caplog.text

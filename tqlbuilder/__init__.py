@@ -2,7 +2,7 @@
 
 >>> from tqlbuilder import select, col
 >>> str(select("text").from_("hub://org/docs").where(col("year") > 2020).limit(5))
-'SELECT "text" FROM "hub://org/docs" WHERE "year" > 2020 LIMIT 5'
+'SELECT text FROM "hub://org/docs" WHERE year > 2020 LIMIT 5'
 
 Importing the package is cheap and has no side effects: every public name is loaded on first
 use, so ``requests`` and ``deeplake`` are only imported when an executor needs them.
@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 from tqlbuilder.errors import (
     AuthenticationError,
     BuildError,
+    DeadlineExceededError,
     EngineNotInstalledError,
     ExecutionError,
     InvalidIdentifierError,
     InvalidValueError,
+    MalformedTokenError,
+    MissingDependencyError,
     MissingTokenError,
     NotFoundError,
     PayloadTooLargeError,
@@ -41,9 +44,13 @@ from tqlbuilder.errors import (
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from tqlbuilder import filters, strategies
+    from tqlbuilder.build.logic import and_, or_
     from tqlbuilder.build.query import Query, select
-    from tqlbuilder.parser.parse import parse
+    from tqlbuilder.parser import parse
     from tqlbuilder.rank.fusion import reciprocal_rank_fusion
+    from tqlbuilder.rank.mmr import mmr
+    from tqlbuilder.run.async_rest import AsyncRestExecutor
     from tqlbuilder.run.dataset import DatasetExecutor
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
@@ -53,7 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder.text.lexer import Token, TokenKind, lex
     from tqlbuilder.tree import functions
     from tqlbuilder.tree import functions as F
-    from tqlbuilder.tree.expr import Expr, col, lit, raw
+    from tqlbuilder.tree.expr import Expr, col, lit
+    from tqlbuilder.tree.raw import raw
 
 # public name -> (module, attribute); attribute None means the module itself
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -61,28 +69,36 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Query": ("tqlbuilder.build.query", "Query"),
     "col": ("tqlbuilder.tree.expr", "col"),
     "lit": ("tqlbuilder.tree.expr", "lit"),
-    "raw": ("tqlbuilder.tree.expr", "raw"),
+    "raw": ("tqlbuilder.tree.raw", "raw"),
     "Expr": ("tqlbuilder.tree.expr", "Expr"),
     "functions": ("tqlbuilder.tree.functions", None),
     "F": ("tqlbuilder.tree.functions", None),
     "lex": ("tqlbuilder.text.lexer", "lex"),
     "Token": ("tqlbuilder.text.lexer", "Token"),
     "TokenKind": ("tqlbuilder.text.lexer", "TokenKind"),
-    "parse": ("tqlbuilder.parser.parse", "parse"),
+    "parse": ("tqlbuilder.parser", "parse"),
     "check": ("tqlbuilder.text.hazards", "check"),
     "Finding": ("tqlbuilder.text.hazards", "Finding"),
     "format": ("tqlbuilder.text.formatter", "format"),
     "reciprocal_rank_fusion": ("tqlbuilder.rank.fusion", "reciprocal_rank_fusion"),
     "Result": ("tqlbuilder.run.result", "Result"),
     "RestExecutor": ("tqlbuilder.run.rest", "RestExecutor"),
+    "AsyncRestExecutor": ("tqlbuilder.run.async_rest", "AsyncRestExecutor"),
     "LocalExecutor": ("tqlbuilder.run.local", "LocalExecutor"),
     "DatasetExecutor": ("tqlbuilder.run.dataset", "DatasetExecutor"),
+    "filters": ("tqlbuilder.filters", None),
+    "and_": ("tqlbuilder.build.logic", "and_"),
+    "or_": ("tqlbuilder.build.logic", "or_"),
+    "mmr": ("tqlbuilder.rank.mmr", "mmr"),
+    "strategies": ("tqlbuilder.strategies", None),
 }
 
 __all__ = [
+    "AsyncRestExecutor",
     "AuthenticationError",
     "BuildError",
     "DatasetExecutor",
+    "DeadlineExceededError",
     "EngineNotInstalledError",
     "ExecutionError",
     "Expr",
@@ -91,6 +107,8 @@ __all__ = [
     "InvalidIdentifierError",
     "InvalidValueError",
     "LocalExecutor",
+    "MalformedTokenError",
+    "MissingDependencyError",
     "MissingTokenError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -113,16 +131,21 @@ __all__ = [
     "UnsupportedSyntaxError",
     "UnsupportedTypeError",
     "__version__",
+    "and_",
     "check",
     "col",
+    "filters",
     "format",
     "functions",
     "lex",
     "lit",
+    "mmr",
+    "or_",
     "parse",
     "raw",
     "reciprocal_rank_fusion",
     "select",
+    "strategies",
 ]
 
 

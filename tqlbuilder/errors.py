@@ -11,10 +11,13 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "BuildError",
+    "DeadlineExceededError",
     "EngineNotInstalledError",
     "ExecutionError",
     "InvalidIdentifierError",
     "InvalidValueError",
+    "MalformedTokenError",
+    "MissingDependencyError",
     "MissingTokenError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -112,11 +115,21 @@ class MissingTokenError(TQLError, ValueError):
     """No access token was given and ``ACTIVELOOP_TOKEN`` is not set."""
 
 
+class MalformedTokenError(TQLError, ValueError):
+    """An access token was given but cannot be a token: not a str, whitespace or a line break
+    inside, or non-ASCII characters. (A leading ``Bearer `` is stripped, not refused.)"""
+
+
 class UnsafeTransportError(TQLError, ValueError):
     """Refused to send a bearer token over plain ``http://`` to a host that is not loopback."""
 
 
-class EngineNotInstalledError(TQLError, ImportError):
+class MissingDependencyError(TQLError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install
+    (for example ``pip install "tqlbuilder[async]"`` for ``AsyncRestExecutor``)."""
+
+
+class EngineNotInstalledError(MissingDependencyError):
     """The embedded engine (the ``deeplake`` package) is not installed."""
 
 
@@ -178,6 +191,10 @@ class ServerError(ExecutionError):
 
 class TransportError(ExecutionError):
     """The request did not complete: connection refused or reset, timeout, TLS failure."""
+
+
+class DeadlineExceededError(TransportError):
+    """The call's total ``deadline`` (connect, send, receive, retries and waits) passed."""
 
 
 class ResponseFormatError(ExecutionError):

@@ -2,16 +2,46 @@
 
 The server itself lives in :mod:`tqlbuilder.run.server`; this module is the stable entry point
 (``python -m tqlbuilder.server --root DIR``) and the import path documented for
-:class:`QueryServer`.
+:class:`QueryServer` and :class:`EnginePool`.
 """
 
 from __future__ import annotations
 
 import sys
 
-from tqlbuilder.run.server import API_PATH, DEFAULT_MAX_BODY_BYTES, QueryServer, main
+from tqlbuilder.run.isolation import (
+    EngineCrashedError,
+    EngineMemoryError,
+    EnginePool,
+    EngineTimeoutError,
+)
+from tqlbuilder.run.server import (
+    API_PATH,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_REQUEST_TIMEOUT,
+    QueryServer,
+    main,
+)
 
-__all__ = ["API_PATH", "DEFAULT_MAX_BODY_BYTES", "QueryServer", "main"]
+__all__ = [
+    "API_PATH",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_MAX_QUEUE",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "EngineCrashedError",
+    "EngineMemoryError",
+    "EnginePool",
+    "EngineTimeoutError",
+    "QueryServer",
+    "main",
+]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,7 +7,7 @@ never change a query someone else holds.
 >>> from tqlbuilder import select, col
 >>> q = select("text").from_("hub://org/docs").where(col("year") >= 2020).limit(3)
 >>> q.to_tql()
-'SELECT "text" FROM "hub://org/docs" WHERE "year" >= 2020 LIMIT 3'
+'SELECT text FROM "hub://org/docs" WHERE year >= 2020 LIMIT 3'
 """
 
 from __future__ import annotations
@@ -17,15 +17,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from tqlbuilder.tree.sources import (
-    METRICS,
-    Dataset,
-    Sampling,
-    SetOperation,
-    Subquery,
-    TextSearch,
-    VectorSearch,
-)
+from tqlbuilder.engine.catalog import METRIC_ALIASES, METRICS, resolve_metric
+from tqlbuilder.engine.lexicon import INT64_MAX
+from tqlbuilder.engine.rules import constant_sampling_problem
 from tqlbuilder.errors import InvalidValueError, UnsupportedConstructError, UnsupportedTypeError
 from tqlbuilder.tree.expr import (
     Alias,
@@ -43,7 +37,15 @@ from tqlbuilder.tree.expr import (
 from tqlbuilder.tree.expr import (
     vector as make_vector,
 )
-from tqlbuilder.tree.literals import INT64_MAX, render_identifier
+from tqlbuilder.tree.literals import render_identifier
+from tqlbuilder.tree.sources import (
+    Dataset,
+    Sampling,
+    SetOperation,
+    Subquery,
+    TextSearch,
+    VectorSearch,
+)
 
 __all__ = ["Query", "select"]
 
@@ -167,25 +169,64 @@ class Query:
         return self._replace(items=_select_items(items))
 
     def from_(self, source: str | Query) -> Query:
-        """Read from a dataset path (``hub://org/ds``...) or from another query (a subquery)."""
+        """Read from a dataset path (``hub://org/ds``...) or from another query (a subquery).
+
+        On a query that reads from a dataset (or from nothing yet) this sets or replaces the
+        dataset. On a query that reads from a subquery or a set operation (a parsed
+        ``(SELECT ... ) UNION (SELECT ...)`` written for an open dataset), the source is given to
+        every inner query that has none, so their clauses are kept.
+
+        Raises:
+            UnsupportedTypeError: ``source`` is neither a str nor a Query.
+            UnsupportedConstructError: the query reads from a subquery or set operation whose
+                inner queries all have their own source (replacing it would drop their clauses).
+
+        Examples:
+            >>> from tqlbuilder import parse
+            >>> q = parse("(SELECT * WHERE x = 1) UNION (SELECT * WHERE x = 2)")
+            >>> q.from_("ds").to_tql()[:49]
+            'SELECT * FROM ((SELECT * FROM ds WHERE x = 1) UNI'
+            >>> q.from_("ds").to_tql().count("FROM ds")
+            2
+        """
         if isinstance(source, Query):
-            return self._replace(source=Subquery(source))
-        if isinstance(source, str):
-            return self._replace(
-                source=Dataset(source, render_identifier(source, argument="source"))
+            new: Dataset | Subquery = Subquery(source)
+        elif isinstance(source, str):
+            new = Dataset(source, render_identifier(source, argument="source"))
+        else:
+            raise UnsupportedTypeError(
+                f"from_() takes a dataset path (str) or a Query, got {type(source).__name__}"
             )
-        raise UnsupportedTypeError(
-            f"from_() takes a dataset path (str) or a Query, got {type(source).__name__}"
-        )
+        if self.source is None or isinstance(self.source, Dataset):
+            return self._replace(source=new)
+        filled = _fill_source(self.source, new)
+        if filled is None:
+            kind = "subquery" if isinstance(self.source, Subquery) else "set operation"
+            raise UnsupportedConstructError(
+                f"from_() on a query that reads from a {kind} whose queries all have their own "
+                f"FROM would replace the {kind} and drop its clauses; call from_() on the inner "
+                "queries before combining them, or start a new select()"
+            )
+        return self._replace(source=filled)
 
     # ------------------------------------------------------------------ filtering
     def where(self, *conditions: Expr | str | bool) -> Query:
-        """Add filters; all conditions (and repeated calls) are combined with AND."""
+        """Add filters; all conditions (and repeated calls) are combined with AND.
+
+        A ``TRUE`` condition (such as ``and_()`` of nothing or ``filters.from_dict({})``) means
+        "no filter" and adds nothing.
+        """
         if not conditions:
             raise InvalidValueError("where() needs at least one condition")
         added = tuple(
-            as_condition(c, argument=f"where() condition {i}") for i, c in enumerate(conditions)
+            condition
+            for condition in (
+                as_condition(c, argument=f"where() condition {i}") for i, c in enumerate(conditions)
+            )
+            if not (isinstance(condition, Literal) and condition.value is True)
         )
+        if not added:
+            return self
         return self._replace(conditions=self.conditions + added)
 
     # ------------------------------------------------------------------ search
@@ -200,12 +241,18 @@ class Query:
         """Rank rows by similarity to a vector and add the score as column ``alias``.
 
         Metrics: ``cosine``, ``dot`` and ``maxsim`` (2-D query, multi-vector columns) rank
-        highest first; ``l2``, ``l1`` and ``linf`` (distances) lowest first. Filters from
-        :meth:`where` apply before ranking. Needs :meth:`limit`.
+        highest first; ``l2``, ``l1`` and ``linf`` (distances) lowest first. Names are
+        case-insensitive and the aliases vector stores use are accepted (``"cos"``,
+        ``"euclidean"``, ``"ip"``, ``"inner_product"``, ``"manhattan"``...; the table is
+        :data:`tqlbuilder.engine.catalog.METRIC_ALIASES`). Filters from :meth:`where` apply
+        before ranking. Needs :meth:`limit`.
         """
-        spec = METRICS.get(metric) if isinstance(metric, str) else None
+        spec = resolve_metric(metric) if isinstance(metric, str) else None
         if spec is None:
-            raise InvalidValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+            raise InvalidValueError(
+                f"metric must be one of {', '.join(METRICS)} or an alias "
+                f"({', '.join(sorted(METRIC_ALIASES))}), case-insensitive; got {metric!r}"
+            )
         if self.search is not None:
             raise UnsupportedConstructError(
                 "this query already has a similar_to()/text_search(); for a hybrid score select "
@@ -306,11 +353,10 @@ class Query:
             if not isinstance(weights, str)
             else (as_expr(weights, argument="weights"))
         )
-        if isinstance(weight, Literal) and (isinstance(weight.value, str) or weight.value <= 0):
-            raise InvalidValueError(
-                f"constant sampling weight {weight.value!r} must be a positive number: the "
-                "engine allocates memory without bound when every weight is zero"
-            )
+        if isinstance(weight, Literal):
+            problem = constant_sampling_problem(weight.value)
+            if problem is not None:
+                raise InvalidValueError(f"weights={weight.value!r} is refused because {problem}")
         if not isinstance(replace, bool):
             raise UnsupportedTypeError(f"replace must be a bool, got {type(replace).__name__}")
         draws = None if limit is None else _count(limit, "limit")
@@ -343,7 +389,7 @@ class Query:
         """Compile to one line of TQL (cached); ``pretty=True`` formats it for reading."""
         cache = self._tql
         if not cache:
-            from tqlbuilder.compiler.compile import compile_query
+            from tqlbuilder.compiler.lower import compile_query
 
             cache.append(compile_query(self))
         if pretty:
@@ -387,6 +433,30 @@ class Query:
 
     def __bool__(self) -> bool:
         return True
+
+
+def _fill_source(
+    source: Subquery | SetOperation, new: Dataset | Subquery
+) -> Subquery | SetOperation | None:
+    """``source`` with ``new`` given to each inner query lacking a source (None: none lacks one)."""
+    inner = (source.query,) if isinstance(source, Subquery) else source.operands
+    filled: list[Query] = []
+    changed = False
+    for query in inner:
+        if query.source is None:
+            filled.append(query._replace(source=new))
+            changed = True
+        elif isinstance(query.source, Dataset):
+            filled.append(query)
+        else:
+            deeper = _fill_source(query.source, new)
+            changed = changed or deeper is not None
+            filled.append(query if deeper is None else query._replace(source=deeper))
+    if not changed:
+        return None
+    if isinstance(source, Subquery):
+        return Subquery(filled[0])
+    return SetOperation(source.op, tuple(filled))
 
 
 def _explicit_width(query: Query) -> int | None:

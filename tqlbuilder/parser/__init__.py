@@ -1,1 +1,68 @@
-"""Reading TQL back: tokens to SELECT levels to a builder :class:`Query`."""
+"""Read TQL text back into a builder :class:`~tqlbuilder.build.query.Query`.
+
+:func:`parse` is a hand-written recursive-descent parser
+(:mod:`.grammar`, :mod:`.expressions`) over the project's lexer, following the
+engine's grammar (the v4 bison grammar, reference sections 2-5) and its operator precedence. It
+works in two steps:
+
+1. **Syntax.** The text becomes a small tree of SELECT levels whose expressions are already
+   builder nodes (``Column``, ``Literal``, ``Binary``...). Constructs the builder deliberately
+   does not offer are refused here with :class:`UnsupportedSyntaxError` (an
+   :class:`~tqlbuilder.errors.UnsupportedConstructError`) saying what the engine gets wrong and
+   where; text the engine would silently truncate (unknown character, CR, NUL, comment,
+   unterminated quote) and text that is not TQL are refused with a
+   :class:`~tqlbuilder.errors.TQLSyntaxError` carrying the 0-based position.
+2. **Shapes.** Each level becomes a ``Query``. The builder compiles one ``Query`` into several
+   nested SELECTs (vector search, nested sorts, grouping under a LIMIT, BM25 paging), so
+   candidate ``Query`` values that fold a chain of ``SELECT * FROM (...)`` wrappers back into one
+   query are proposed and *accepted only if they compile to exactly the canonical text of the
+   input* (the builder's own rendering of the same tree): text equality is what makes the
+   recognition safe. In order: an exact candidate; a vector search whose filter sits one level
+   up (REST shape A), accepted if it compiles to the input with that filter moved into the
+   search (same rows: nothing between the two levels limits or groups); the level mapped one to
+   one onto a ``Query``; and, when that one-to-one ``Query`` would be written differently, the
+   same-level constructs whose meaning the builder would change are refused first (an alias
+   used in its own SELECT's WHERE/ORDER BY, LIMIT next to GROUP BY).
+
+For builder output, ``parse(q.to_tql()).to_tql() == q.to_tql()``; for hand-written TQL the
+recompiled text means the same (names quoted, ``==`` -> ``=``, ``<>`` -> ``!=``, compound
+operands parenthesised).
+"""
+
+from __future__ import annotations
+
+from tqlbuilder.build.query import Query
+from tqlbuilder.errors import BuildError, TQLSyntaxError, UnsupportedSyntaxError
+from tqlbuilder.parser.cursor import _refuse_truncation
+from tqlbuilder.parser.expressions import SUPPORTED_FUNCTIONS
+from tqlbuilder.parser.grammar import Parser
+from tqlbuilder.parser.recognise import Recogniser
+from tqlbuilder.text.lexer import lex
+
+__all__ = ["SUPPORTED_FUNCTIONS", "UnsupportedSyntaxError", "parse"]
+
+
+def parse(text: str) -> Query:
+    """Parse one TQL ``SELECT`` statement into a builder :class:`Query`.
+
+    The result is an ordinary builder value (extend it with ``.where()``, ``.limit()``...).
+    Raises :class:`~tqlbuilder.errors.TQLSyntaxError` (with ``position``) for text that is not
+    valid TQL or that the engine would silently truncate, and :class:`UnsupportedSyntaxError`
+    (an ``UnsupportedConstructError``) for valid TQL the builder does not offer because the
+    engine gets it wrong (DISTINCT, JOIN, HAVING, a second ORDER BY key, ...).
+
+    >>> parse('SELECT id FROM "hub://org/ds" WHERE year == 2020').to_tql()
+    'SELECT id FROM "hub://org/ds" WHERE year = 2020'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse() takes a str, got {type(text).__name__}")
+    tokens = lex(text)
+    _refuse_truncation(text, tokens)
+    parser = Parser(text, tokens)
+    try:
+        node = parser.statement()
+        return Recogniser(text).query(node)
+    except (TQLSyntaxError, UnsupportedSyntaxError):
+        raise
+    except BuildError as exc:  # a builder constructor refused a value (e.g. CR in a name)
+        raise UnsupportedSyntaxError(str(exc), text=text, position=parser.position()) from exc

@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from tqlbuilder.run.executor import Executor, log_query
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
 from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, check
 from tqlbuilder.text.lexer import Token, TokenKind, lex
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tqlbuilder.run.isolation import EnginePool
 
 __all__ = [
     "LocalExecutor",
@@ -69,10 +72,33 @@ class LocalExecutor(Executor):
     ``root`` (an existing directory) maps ``FROM "hub://org/ds"`` to ``root/org/ds`` and
     refuses every other dataset path; without it, paths go to the engine unchanged.
     ``as_list`` is accepted for signature compatibility and has no effect.
+
+    ``isolate=True`` runs each query in a supervised worker process
+    (:class:`~tqlbuilder.run.isolation.EnginePool` with its defaults: one worker per CPU, 30 s
+    and 2 GiB per query), so an engine crash, hang or runaway allocation raises
+    EngineCrashedError / EngineTimeoutError / EngineMemoryError (all ServerError) instead of
+    ending or stalling this process; pass an EnginePool to choose the limits or share workers
+    (the executor then does not close it). Off by default: a round trip costs a pickled copy.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, isolate: bool | EnginePool = False
+    ) -> None:
         self._root = None if root is None else resolve_root(root)
+        self._pool: EnginePool | None = None
+        self._owns_pool = False
+        if isolate is True:
+            from tqlbuilder.run.isolation import EnginePool
+
+            self._pool, self._owns_pool = EnginePool(), True
+        elif isolate is not False:
+            from tqlbuilder.run.isolation import EnginePool
+
+            if not isinstance(isolate, EnginePool):
+                raise UnsupportedTypeError(
+                    f"isolate must be a bool or an EnginePool, not {type(isolate).__name__}"
+                )
+            self._pool = isolate
 
     @property
     def root(self) -> str | None:
@@ -80,9 +106,13 @@ class LocalExecutor(Executor):
         return self._root
 
     def close(self) -> None:
-        """Nothing to release; present for symmetry with RestExecutor."""
+        """Stop the worker processes of ``isolate=True`` (idempotent); otherwise nothing."""
+        if self._owns_pool and self._pool is not None:
+            self._pool.close()
 
     def __repr__(self) -> str:
+        if self._pool is not None:
+            return f"LocalExecutor(root={self._root!r}, isolate={self._pool!r})"
         return f"LocalExecutor(root={self._root!r})"
 
     # ------------------------------------------------------------------ one query
@@ -99,18 +129,27 @@ class LocalExecutor(Executor):
 
     def _execute_text(self, tql: str, as_list: bool) -> Result:
         text = self._prepare(tql, as_list)
-        deeplake = require_engine()
         failure: str | None = None
-        try:
-            tensors, columns, length = read_view(deeplake.query(text))
-        except Exception as exc:
-            failure = engine_failure(exc)
+        if self._pool is not None:
+            outcome = self._pool.run(text, query=tql)
+            if isinstance(outcome, str):
+                failure = outcome
+            else:
+                tensors, columns, length = outcome
+        else:
+            deeplake = require_engine()
+            try:
+                tensors, columns, length = _materialise(deeplake, text)
+            except Exception as exc:
+                failure = engine_failure(exc)
         if failure is not None:
             failure = self._unmap(failure)
             raise QueryError(f"engine error: {failure}", server_message=failure, query=tql)
         return Result._trusted(tensors, columns, length, SUCCESS_MESSAGE)
 
     async def _execute_text_async(self, tql: str, as_list: bool) -> Result:
+        if self._pool is not None:  # the worker pool blocks: wait for it in a thread
+            return await asyncio.to_thread(self._execute_text, tql, as_list)
         text = self._prepare(tql, as_list)
         deeplake = require_engine()
         failure: str | None = None
@@ -312,6 +351,13 @@ async def await_engine(future: Any) -> Any:
     except asyncio.CancelledError:
         future.cancel()
         raise
+
+
+def _materialise(
+    deeplake: Any, tql: str
+) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
+    """Run ``tql`` with ``deeplake.query`` and read everything (also used by isolation workers)."""
+    return read_view(deeplake.query(tql))
 
 
 def read_view(view: Any) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:

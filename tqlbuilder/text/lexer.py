@@ -4,6 +4,13 @@ It mirrors ``cpp/3rd_party/sql-parser/src/parser/flex_lexer.l`` rule for rule (l
 earlier rule on ties, the inclusive ``COMMENT`` state), so callers can tell where the engine
 stops reading, which comments swallow more than their line, and how numbers are really read.
 It never raises and always lexes the whole text, including what the engine would not see.
+
+The lexer is table-driven: one compiled pattern holds every INITIAL-state rule, and a scan
+produces three parallel lists (rule index, start, end) with no per-token Python code outside a
+list comprehension. :class:`Token` objects (with their decoded values) are built from those
+lists only when asked for, so :func:`~tqlbuilder.text.hazards.check` can skip the tokens it
+never looks at (the numbers inside a long ``ARRAY[...]`` literal). It works without recursion,
+so any nesting depth lexes in time linear in the text.
 """
 
 from __future__ import annotations
@@ -11,39 +18,21 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
-import attrs
+from tqlbuilder.engine.lexicon import INT64_MAX, INT64_MIN, RESERVED_WORDS, is_bare_name
 
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "RESERVED_WORDS",
+    "STOP_KINDS",
     "Token",
     "TokenKind",
     "engine_prefix_end",
     "is_bare_identifier",
     "lex",
 ]
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
-
-_RESERVED_TEXT = """
-    ACROSS ADD AFTER ALL ALTER ANALYZE AND ARRAY AS ASC BEFORE BEGIN BETWEEN BIGINT BY CALL CASCADE
-    CASE CAST CHAR COLUMN COLUMNS COMMIT CONTROL COPY CREATE CROSS DATE DATETIME DAYS DEALLOCATE
-    DECIMAL DEFAULT DELETE DELTA DESC DESCRIBE DIRECT DISTINCT DOUBLE DROP ELSE END ESCAPE EXCEPT
-    EXECUTE EXISTS EXPAND EXPLAIN EXTRACT FALSE FILE FLOAT FOR FORMAT FROM FULL GLOBAL GROUP HASH
-    HAVING HINT HOURS IF ILIKE IMPORT IN INDEX INNER INSERT INT INTEGER INTERSECT INTERVAL INTO IS
-    ISNULL JOIN KEY LEFT LIKE LIMIT LOAD LOCAL LOCKED LONG MERGE MINUS MINUTES MONTHS NATURAL NO NOT
-    NOWAIT NULL NVARCHAR OF OFF OFFSET ON OR ORDER OUTER OVERLAP PARAMETERS PERCENT PLAN PREPARE
-    PRIMARY REAL RENAME REPLACE RESTRICT RIGHT ROLLBACK SAMPLE SCHEMA SCHEMAS SECONDS SELECT SET
-    SHARE SHOW SKIP SMALLINT SORTED SPACE SPATIAL SPLIT TABLE TABLES TEMPORARY TEXT_INTERNAL_TQL
-    THEN TIME TIMESTAMP TO TOP TRANSACTION TRUE TRUNCATE UNGROUP UNION UNIQUE UNLOAD UPDATE USING
-    VALUES VARCHAR VIEW VIRTUAL WHEN WHERE WITH YEARS
-"""
-#: Reserved words of the v4 lexer (case-insensitive), in upper case. ``CHARACTER VARYING`` is a
-#: two-word keyword token; ``CHARACTER`` alone is an ordinary identifier.
-RESERVED_WORDS: frozenset[str] = frozenset(_RESERVED_TEXT.split())
 
 
 class TokenKind(enum.Enum):
@@ -63,12 +52,16 @@ class TokenKind(enum.Enum):
     UNTERMINATED_IDENTIFIER = "unterminated_identifier"
 
 
-@attrs.frozen
-class Token:
+class Token(NamedTuple):
     """One token: ``text`` is the exact source slice ``[start, end)`` (0-based str offsets).
 
     ``value`` is the keyword in upper case, the identifier name, the decoded string, the number
-    the engine reads (``octal`` tells a leading zero changed it) or ``None``.
+    the engine reads (``octal`` tells a leading zero changed it) or ``None``. Tokens are
+    immutable (a named tuple: cheap to build, compared field by field).
+
+    Examples:
+        >>> lex("id = 010")[2]
+        Token(kind=<TokenKind.INTEGER: 'integer'>, text='010', start=5, end=8, value=8, octal=True)
     """
 
     kind: TokenKind
@@ -95,29 +88,54 @@ STOP_KINDS: frozenset[TokenKind] = frozenset(
 
 _K = TokenKind
 
-# One master pattern for the INITIAL state. Alternatives that share a first character are
-# ordered so that Python's leftmost-first choice equals flex's longest match / earliest rule;
-# the last alternative matches any other character, so every position yields a token.
+# One master pattern for the INITIAL state, each alternative one flex rule. Leading whitespace
+# is skipped inside the match (so a token costs one match, not two); the token is the span of
+# the group that matched. Alternatives that share a first character are ordered so that
+# Python's leftmost-first choice equals flex's longest match / earliest rule; ``other`` matches
+# any character that is not whitespace, so every token position yields a token, and ``end``
+# matches trailing whitespace once (without it the search would retry at every trailing blank).
 _MASTER = re.compile(
     r"""
-    (?P<ws>[ \t\n]+)
-  | (?P<comment>--)
-  | (?P<float>[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)
-  | (?P<int>[0-9]+)
-  | (?P<llmin>-9223372036854775808)
-  | (?P<op>==|!=|<>|<=|>=|\|\||[-+*/(){},.;<>=^%:?\[\]|])
-  | (?P<charvar>[Cc][Hh][Aa][Rr][Aa][Cc][Tt][Ee][Rr][ \t\n]+[Vv][Aa][Rr][Yy][Ii][Nn][Gg])
-  | (?P<word>[A-Za-z][A-Za-z0-9_]*)
-  | (?P<qident>"[^"\n]+")
-  | (?P<qempty>"")
-  | (?P<qopen>"[^"\n]*)
-  | (?P<string>'(?P<body>[^']*(?:''[^']*)*)(?P<close>')?)
-  | (?P<other>[\s\S])
+    [ \t\n]*+
+    (?:
+      (?P<comment>--)
+    | (?P<float>[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)
+    | (?P<int>[0-9]+)
+    | (?P<llmin>-9223372036854775808)
+    | (?P<op>==|!=|<>|<=|>=|\|\||[-+*/(){},.;<>=^%:?\[\]|])
+    | (?P<charvar>[Cc][Hh][Aa][Rr][Aa][Cc][Tt][Ee][Rr][ \t\n]+[Vv][Aa][Rr][Yy][Ii][Nn][Gg])
+    | (?P<word>[A-Za-z][A-Za-z0-9_]*)
+    | (?P<qident>"[^"\n]+")
+    | (?P<qempty>"")
+    | (?P<qopen>"[^"\n]*)
+    | (?P<string>'[^']*(?:''[^']*)*'?)
+    | (?P<other>[^ \t\n])
+    | (?P<end>\Z)
+    )
     """,
     re.VERBOSE,
 )
+_G = _MASTER.groupindex
+#: Rule numbers of the scan (``kinds`` lists hold these): the pattern's group numbers.
+R_COMMENT, R_FLOAT, R_INT, R_LLMIN, R_OP = (
+    _G["comment"],
+    _G["float"],
+    _G["int"],
+    _G["llmin"],
+    _G["op"],
+)
+R_CHARVAR, R_WORD, R_QIDENT, R_QEMPTY, R_QOPEN = (
+    _G["charvar"],
+    _G["word"],
+    _G["qident"],
+    _G["qempty"],
+    _G["qopen"],
+)
+R_STRING, R_OTHER, R_END = _G["string"], _G["other"], _G["end"]
+#: The rule number given to a comment segment and to CHARACTER VARYING found in a comment.
+R_COMMENT_TEXT = R_END + 1
+
 _OCTAL_PREFIX = re.compile(r"0[0-7]*")
-_BARE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _WS_RUN = re.compile(r"[ \t\n]+")
 _CHARVAR = re.compile(r"[Cc][Hh][Aa][Rr][Aa][Cc][Tt][Ee][Rr][ \t\n]+[Vv][Aa][Rr][Yy][Ii][Nn][Gg]")
 
@@ -126,9 +144,11 @@ def _decimal(digits: str) -> int:
     """``int(digits)`` without Python's 4300-digit limit (a huge literal is still legal text)."""
     if len(digits) <= 4000:
         return int(digits)
-    half = len(digits) // 2
-    scale: int = 10 ** (len(digits) - half)
-    return _decimal(digits[:half]) * scale + _decimal(digits[half:])
+    value = 0
+    for start in range(0, len(digits), 4000):
+        chunk = digits[start : start + 4000]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return value
 
 
 def _int_value(text: str) -> tuple[int, bool]:
@@ -141,14 +161,23 @@ def _int_value(text: str) -> tuple[int, bool]:
     return _decimal(text), False
 
 
-def _lex_comment(text: str, start: int, out: list[Token]) -> int:
-    """Lex the comment that starts with ``--`` at ``start``; return where INITIAL lexing resumes.
+class Scan(NamedTuple):
+    """The raw scan: parallel lists of rule numbers (``R_*``), starts and ends, no whitespace."""
+
+    kinds: list[int]
+    starts: list[int]
+    ends: list[int]
+
+
+def _comment(text: str, start: int, scan: Scan) -> int:
+    """Scan the comment that starts with ``--`` at ``start``; return where INITIAL resumes.
 
     flex's COMMENT state is inclusive (``%s``), so every INITIAL rule competes with the comment
     rules. A newline followed by space, tab or another newline is eaten by the whitespace rule
     (the longer match) and the state does not end there: the comment swallows the next line.
     A ``CHARACTER<ws>VARYING`` spanning a line end out-matches the comment rule and is emitted.
     """
+    kinds, starts, ends = scan
     n = len(text)
     seg = start  # start of the current COMMENT segment
     pos = start + 2
@@ -173,14 +202,90 @@ def _lex_comment(text: str, start: int, out: list[Token]) -> int:
             cv = _CHARVAR.match(text, pos)
             if cv is not None and cv.end() > line_end:
                 if pos > seg:
-                    out.append(Token(_K.COMMENT, text[seg:pos], seg, pos, None))
-                out.append(Token(_K.KEYWORD, cv.group(), pos, cv.end(), "CHARACTER VARYING"))
+                    kinds.append(R_COMMENT_TEXT)
+                    starts.append(seg)
+                    ends.append(pos)
+                kinds.append(R_CHARVAR)
+                starts.append(pos)
+                ends.append(cv.end())
                 pos = seg = cv.end()
                 continue
         pos = line_end
     if pos > seg:
-        out.append(Token(_K.COMMENT, text[seg:pos], seg, pos, None))
+        kinds.append(R_COMMENT_TEXT)
+        starts.append(seg)
+        ends.append(pos)
     return pos
+
+
+def scan(text: str) -> Scan:
+    """Scan ``text`` into parallel lists (rule number, start, end); whitespace is left out.
+
+    Linear in the text, no recursion, never raises. Text without ``--`` (no comment can start)
+    is scanned by one list comprehension over the master pattern.
+    """
+    if "--" not in text:
+        matches = list(_MASTER.finditer(text))
+        while matches and matches[-1].lastindex == R_END:  # at most two: after blanks, at n
+            matches.pop()
+        kinds = [m.lastindex or 0 for m in matches]
+        starts = [m.start(m.lastindex or 0) for m in matches]
+        ends = [m.end() for m in matches]
+        return Scan(kinds, starts, ends)
+    result = Scan([], [], [])
+    kinds, starts, ends = result
+    pos, n = 0, len(text)
+    while pos < n:
+        for m in _MASTER.finditer(text, pos):
+            rule = m.lastindex or 0
+            if rule == R_END:
+                pos = n
+                break
+            if rule == R_COMMENT:
+                pos = _comment(text, m.start(rule), result)
+                break
+            kinds.append(rule)
+            starts.append(m.start(rule))
+            ends.append(m.end())
+        else:
+            break
+    return result
+
+
+def token_at(text: str, raw: Scan, index: int) -> Token:
+    """The :class:`Token` for entry ``index`` of ``raw`` (its value decoded)."""
+    rule, start, end = raw.kinds[index], raw.starts[index], raw.ends[index]
+    tok_text = text[start:end]
+    if rule == R_OP:
+        return Token(_K.OPERATOR, tok_text, start, end, tok_text)
+    if rule == R_WORD:
+        upper = tok_text.upper()
+        if upper in RESERVED_WORDS:
+            return Token(_K.KEYWORD, tok_text, start, end, upper)
+        return Token(_K.IDENTIFIER, tok_text, start, end, tok_text)
+    if rule == R_FLOAT:
+        return Token(_K.FLOAT, tok_text, start, end, float(tok_text))
+    if rule == R_INT:
+        value, octal = _int_value(tok_text)
+        return Token(_K.INTEGER, tok_text, start, end, value, octal)
+    if rule == R_QIDENT:
+        return Token(_K.QUOTED_IDENTIFIER, tok_text, start, end, tok_text[1:-1])
+    if rule == R_STRING:
+        closed = len(tok_text) >= 2 and tok_text.endswith("'") and tok_text.count("'") % 2 == 0
+        body = tok_text[1:-1] if closed else tok_text[1:]
+        kind = _K.STRING if closed else _K.UNTERMINATED_STRING
+        return Token(kind, tok_text, start, end, body.replace("''", "'"))
+    if rule == R_COMMENT_TEXT:
+        return Token(_K.COMMENT, tok_text, start, end, None)
+    if rule == R_QOPEN:
+        # An unclosed or newline-broken quoted identifier: the engine sees an unknown
+        # character at the quote and stops.
+        return Token(_K.UNTERMINATED_IDENTIFIER, tok_text, start, end, tok_text[1:])
+    if rule == R_CHARVAR:
+        return Token(_K.KEYWORD, tok_text, start, end, "CHARACTER VARYING")
+    if rule == R_LLMIN:  # flex special-cases the one int64 that has no positive counterpart
+        return Token(_K.INTEGER, tok_text, start, end, INT64_MIN)
+    return Token(_K.UNKNOWN, tok_text, start, end, None)  # other, and "" (not an identifier)
 
 
 def lex(text: str, *, include_whitespace: bool = False) -> list[Token]:
@@ -189,59 +294,32 @@ def lex(text: str, *, include_whitespace: bool = False) -> list[Token]:
     The whole text is lexed, also after the point where the engine stops (see
     :func:`engine_prefix_end`). Comments are always included; whitespace only on request.
     Concatenating every token's text with ``include_whitespace=True`` gives back ``text``.
+    Time is linear in the text and independent of nesting depth.
+
+    Args:
+        text: the query text.
+        include_whitespace: also return the runs of space, tab and newline between tokens.
+
+    Returns:
+        The tokens in order.
+
+    Examples:
+        >>> [(t.kind.value, t.value) for t in lex("SELECT 'it''s'")]
+        [('keyword', 'SELECT'), ('string', "it's")]
     """
+    raw = scan(text)
+    tokens = [token_at(text, raw, i) for i in range(len(raw.kinds))]
+    if not include_whitespace:
+        return tokens
     out: list[Token] = []
-    append = out.append
-    n = len(text)
     pos = 0
-    while pos < n:
-        end = pos
-        for m in _MASTER.finditer(text, pos):
-            kind = m.lastgroup
-            start = end  # matches are contiguous: the last alternative matches any character
-            end = m.end()
-            tok_text = text[start:end]
-            if kind == "ws":
-                if include_whitespace:
-                    append(Token(_K.WHITESPACE, tok_text, start, end, None))
-            elif kind == "op":
-                append(Token(_K.OPERATOR, tok_text, start, end, tok_text))
-            elif kind == "float":
-                append(Token(_K.FLOAT, tok_text, start, end, float(tok_text)))
-            elif kind == "int":
-                value, octal = _int_value(tok_text)
-                append(Token(_K.INTEGER, tok_text, start, end, value, octal))
-            elif kind == "word":
-                upper = tok_text.upper()
-                if upper in RESERVED_WORDS:
-                    append(Token(_K.KEYWORD, tok_text, start, end, upper))
-                else:
-                    append(Token(_K.IDENTIFIER, tok_text, start, end, tok_text))
-            elif kind == "qident":
-                append(Token(_K.QUOTED_IDENTIFIER, tok_text, start, end, tok_text[1:-1]))
-            elif kind == "string":
-                body = m.group("body").replace("''", "'")
-                closed = m.group("close") is not None
-                kind_ = _K.STRING if closed else _K.UNTERMINATED_STRING
-                append(Token(kind_, tok_text, start, end, body))
-            elif kind == "comment":
-                # The COMMENT state needs its own scanner; restart the master scan after it.
-                pos = _lex_comment(text, start, out)
-                break
-            elif kind == "other":
-                append(Token(_K.UNKNOWN, tok_text, start, end, None))
-            elif kind == "qopen":
-                # An unclosed or newline-broken quoted identifier: the engine sees an unknown
-                # character at the quote and stops.
-                append(Token(_K.UNTERMINATED_IDENTIFIER, tok_text, start, end, tok_text[1:]))
-            elif kind == "qempty":  # "" is not an identifier: unknown character at the quote
-                append(Token(_K.UNKNOWN, tok_text, start, end, None))
-            elif kind == "charvar":
-                append(Token(_K.KEYWORD, tok_text, start, end, "CHARACTER VARYING"))
-            else:  # llmin: flex special-cases the one int64 that has no positive counterpart
-                append(Token(_K.INTEGER, tok_text, start, end, INT64_MIN))
-        else:
-            break
+    for tok in tokens:
+        if tok.start > pos:
+            out.append(Token(_K.WHITESPACE, text[pos : tok.start], pos, tok.start, None))
+        out.append(tok)
+        pos = tok.end
+    if pos < len(text):
+        out.append(Token(_K.WHITESPACE, text[pos:], pos, len(text), None))
     return out
 
 
@@ -250,6 +328,10 @@ def engine_prefix_end(tokens: Iterable[Token]) -> int | None:
 
     The engine stops at the first unknown character or unterminated string/identifier, and at
     a NUL anywhere (the query is a C string), even inside a literal or a comment.
+
+    Examples:
+        >>> engine_prefix_end(lex("SELECT 1 # two"))
+        9
     """
     for tok in tokens:
         if tok.kind in STOP_KINDS:
@@ -266,9 +348,9 @@ def is_bare_identifier(name: str) -> bool:
     """True if ``name`` can be written unquoted: ``[A-Za-z][A-Za-z0-9_]*`` and not reserved.
 
     ``CHARACTER`` is refused too, since ``CHARACTER VARYING`` lexes as one keyword.
+
+    Examples:
+        >>> is_bare_identifier("score"), is_bare_identifier("order")
+        (True, False)
     """
-    return (
-        _BARE.fullmatch(name) is not None
-        and name.upper() not in RESERVED_WORDS
-        and name.upper() != "CHARACTER"
-    )
+    return is_bare_name(name)

@@ -14,14 +14,14 @@ from typing import Any, NoReturn
 import attrs
 import numpy as np
 
+from tqlbuilder.engine.lexicon import ORDERING_OPERATORS
+from tqlbuilder.engine.rules import contains_problem, open_slice_problem
 from tqlbuilder.errors import (
     InvalidValueError,
-    RawFragmentError,
     UnsupportedConstructError,
     UnsupportedTypeError,
 )
 from tqlbuilder.tree.literals import (
-    has_word_token,
     render_identifier,
     render_scalar,
     render_string,
@@ -52,11 +52,9 @@ __all__ = [
     "as_value",
     "col",
     "lit",
-    "raw",
 ]
 
 _SCALAR_TYPES = (str, bool, int, float, np.generic)
-_ORDERING = frozenset({"<", "<=", ">", ">="})
 
 IndexItem = int | tuple[int | None, int | None, int | None]
 
@@ -104,12 +102,12 @@ class Expr:
 
     def to_tql(self) -> str:
         """The TQL text of this expression on its own (e.g. ``'"year" > 2020'``)."""
-        from tqlbuilder.compiler.compile import compile_expr
+        from tqlbuilder.levels.printer import compile_expr
 
         return compile_expr(self)
 
     def __repr__(self) -> str:
-        from tqlbuilder.compiler.compile import compile_expr
+        from tqlbuilder.levels.printer import compile_expr
 
         try:
             return f"<{type(self).__name__} {compile_expr(self)}>"
@@ -119,7 +117,7 @@ class Expr:
     # ----------------------------------------------------------------- comparisons
     def _compare(self, op: str, other: Any) -> Expr:
         right = as_value(other, argument="right operand")
-        if op in _ORDERING and (_is_text_literal(right) or _is_text_literal(self)):
+        if op in ORDERING_OPERATORS and (_is_text_literal(right) or _is_text_literal(self)):
             raise UnsupportedConstructError(
                 f"ordering comparison {op} with a string literal: the engine returns no rows for "
                 "text < > <= >= (silently); compare text with ==, .isin(), .like() or "
@@ -226,10 +224,10 @@ class Expr:
         A string with no word character (``''``, ``' '``, ``'!!'``) is refused: on a column
         with a text index the engine process dies on it (SIGSEGV).
         """
-        if isinstance(value, str) and not has_word_token(value):
+        if isinstance(value, str) and (problem := contains_problem(value)) is not None:
             raise InvalidValueError(
-                f"contains() value {value!r} has no word character: on an indexed text column "
-                "the engine crashes on such input; pass text with at least one letter or digit"
+                f"contains() value {value!r} is refused because {problem}; pass text with at "
+                "least one letter or digit"
             )
         return Func("CONTAINS", (self, as_value(value, argument="contains() value")))
 
@@ -325,10 +323,11 @@ def _index_item(item: object) -> IndexItem:
         )
         if step == 0:
             raise InvalidValueError("slice step must be positive, got 0")
-        if stop is None and start not in (None, 0):
+        problem = open_slice_problem(start, stop)
+        if problem is not None:
             raise UnsupportedConstructError(
-                f"open-ended slice [{start}:]: the engine returns a single element for it; "
-                "give the end explicitly, e.g. x[1:384]"
+                f"open-ended slice [{start}:] is refused because {problem}; give the end "
+                "explicitly, e.g. x[1:384]"
             )
         if start == 0 and stop is None:
             start = None
@@ -632,81 +631,3 @@ def as_condition(value: Any, *, argument: str) -> Expr:
         f"{argument} must be a condition expression (e.g. col('year') > 2020), a column name "
         f"or a bool, got {type(value).__name__}: {value!r}"
     )
-
-
-def raw(fragment: str) -> Raw:
-    """An expert escape hatch: a TQL expression fragment, inserted in parentheses.
-
-    It is still checked with the project's lexer: it must lex completely, with no comment, no
-    unknown character (which would make the engine drop the rest of the query), no NUL or CR,
-    no ``;``, balanced quotes, parentheses and brackets, and no keyword that ends an expression
-    (``SELECT``, ``FROM``, ``WHERE``, ``ORDER``, ``LIMIT``, ``UNION``...).
-    """
-    from tqlbuilder.text.lexer import TokenKind, lex
-
-    if not isinstance(fragment, str):
-        raise UnsupportedTypeError(f"raw() takes a str, got {type(fragment).__name__}")
-    if not fragment.strip():
-        raise RawFragmentError("raw() fragment is empty")
-    depth: list[str] = []
-    closing = {")": "(", "]": "["}
-    for token in lex(fragment):
-        where = f"at position {token.start}"
-        if token.kind is TokenKind.UNKNOWN:
-            raise RawFragmentError(
-                f"raw() fragment has an unknown character {token.text!r} {where}: the engine "
-                "silently drops everything after it"
-            )
-        if token.kind in (TokenKind.UNTERMINATED_STRING, TokenKind.UNTERMINATED_IDENTIFIER):
-            raise RawFragmentError(f"raw() fragment has an unterminated quote {where}")
-        if token.kind is TokenKind.COMMENT:
-            raise RawFragmentError(
-                f"raw() fragment contains a -- comment {where}; comments can swallow the rest "
-                "of the query (write 'a - -1', not 'a--1')"
-            )
-        if token.kind is TokenKind.KEYWORD and token.value in _RAW_FORBIDDEN_KEYWORDS:
-            raise RawFragmentError(
-                f"raw() fragment contains the keyword {token.value} {where}; raw() is for "
-                "expressions only; build clauses with the Query methods"
-            )
-        if token.kind is TokenKind.OPERATOR:
-            if token.text == ";":
-                raise RawFragmentError(f"raw() fragment contains ';' {where}")
-            if token.text in ("(", "["):
-                depth.append(token.text)
-            elif token.text in closing and (not depth or depth.pop() != closing[token.text]):
-                raise RawFragmentError(f"raw() fragment has an unbalanced {token.text!r} {where}")
-    if depth:
-        raise RawFragmentError(f"raw() fragment has an unclosed {depth[-1]!r}")
-    if "\r" in fragment or "\x00" in fragment:  # pragma: no cover - the lexer reports these
-        raise RawFragmentError("raw() fragment contains CR or NUL")
-    return Raw(fragment.strip())
-
-
-_RAW_FORBIDDEN_KEYWORDS = frozenset(
-    {
-        "SELECT",
-        "FROM",
-        "WHERE",
-        "GROUP",
-        "UNGROUP",
-        "HAVING",
-        "ORDER",
-        "LIMIT",
-        "OFFSET",
-        "SAMPLE",
-        "UNION",
-        "INTERSECT",
-        "EXCEPT",
-        "EXPAND",
-        "JOIN",
-        "WITH",
-        "UPDATE",
-        "DELETE",
-        "INSERT",
-        "DROP",
-        "CREATE",
-        "ALTER",
-        "TOP",
-    }
-)

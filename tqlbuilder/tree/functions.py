@@ -8,9 +8,9 @@ values.
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
+from tqlbuilder.engine.rules import sampling_weight_problem, sampling_weights_problem
 from tqlbuilder.errors import InvalidValueError, UnsupportedTypeError
 from tqlbuilder.tree.expr import (
     Binary,
@@ -250,8 +250,11 @@ def _weights(name: str, pairs: tuple[tuple[Any, Any], ...]) -> Func:
             raise UnsupportedTypeError(
                 f"{name.lower()}() weight {position} must be a number, got {weight!r}"
             )
-        if weight < 0:
-            raise InvalidValueError(f"{name.lower()}() weight {position} is negative: {weight}")
+        problem = sampling_weight_problem(weight)
+        if problem is not None:
+            raise InvalidValueError(
+                f"{name.lower()}() weight {position}={weight!r} is refused because {problem}"
+            )
         text = render_scalar(weight, argument=f"{name.lower()}() weight {position}")
         items.append(
             WeightPair(
@@ -259,11 +262,9 @@ def _weights(name: str, pairs: tuple[tuple[Any, Any], ...]) -> Func:
                 Literal(weight, text),
             )
         )
-    if builtins.all(item.weight.value == 0 for item in items):
-        raise InvalidValueError(
-            f"{name.lower()}() weights are all zero: the engine allocates memory without bound "
-            "on all-zero sampling weights; give some condition a positive weight"
-        )
+    problem = sampling_weights_problem([item.weight.value for item in items])
+    if problem is not None:
+        raise InvalidValueError(f"{name.lower()}() is refused because {problem}")
     return Func(name, tuple(items))
 
 

@@ -14,13 +14,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from tqlbuilder.engine.lexicon import BARE_NAME, INT64_MAX, INT64_MIN, NOT_BARE_WORDS
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
-from tqlbuilder.text.lexer import RESERVED_WORDS
 
 __all__ = [
-    "INT64_MAX",
-    "INT64_MIN",
-    "has_word_token",
     "render_identifier",
     "render_number",
     "render_scalar",
@@ -28,16 +25,10 @@ __all__ = [
     "render_vector",
 ]
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 
 # Characters that can never appear inside a quoted identifier: the lexer rule is "[^"\n]+", the
 # query is a C string (NUL ends it), and a CR would make the query two lines.
 _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
-_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-# words that cannot be bare names: the reserved words, and CHARACTER (it starts CHARACTER VARYING)
-_NOT_BARE = RESERVED_WORDS | {"CHARACTER"}
-_WORD = re.compile(r"[^\W_]")  # a letter or digit; "_" alone crashes the engine too
 _ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 # an element orjson writes positionally although numpy (and TQL) allow the shorter exponent form
 _SMALL_POSITIONAL = re.compile(rb"(-?)0\.(0+)([1-9])([0-9]*)")
@@ -93,8 +84,8 @@ def render_identifier(name: object, *, argument: str = "name") -> str:
     engine reads it identically, and shorter queries cost less on the wire); anything else is
     double-quoted. TQL has no escape inside quotes, so names with ``"``, LF, CR or NUL are refused.
     """
-    if type(name) is str and _PLAIN_NAME.fullmatch(name) is not None:  # the common case
-        return name if name.upper() not in _NOT_BARE else f'"{name}"'
+    if type(name) is str and BARE_NAME.fullmatch(name) is not None:  # the common case
+        return name if name.upper() not in NOT_BARE_WORDS else f'"{name}"'
     if not isinstance(name, str):
         raise UnsupportedTypeError(
             f"{argument} must be a str naming a column or dataset, got {type(name).__name__}: "
@@ -122,11 +113,6 @@ def render_string(value: str, *, argument: str = "value") -> str:
             "as a C string and would cut it there; remove the NUL"
         )
     return "'" + value.replace("'", "''") + "'"
-
-
-def has_word_token(text: str) -> bool:
-    """True when ``text`` has a letter or digit (what a text index tokenises; ``_`` is not)."""
-    return _WORD.search(text) is not None
 
 
 def _check_int(value: int, argument: str) -> str:

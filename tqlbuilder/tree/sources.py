@@ -1,65 +1,28 @@
 """Frozen nodes for the parts of a query that are not expressions: sources, searches, sampling.
 
-Also the metric table, which keeps each similarity function and its best-first direction in one
-place so the two can never disagree.
+Metrics and their best-first directions live in :mod:`tqlbuilder.engine.catalog`.
 """
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from tqlbuilder.engine.catalog import Metric
 from tqlbuilder.tree.expr import Binary, Expr, Func, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.build.query import Query
 
 __all__ = [
-    "METRICS",
     "Dataset",
-    "Metric",
     "Sampling",
     "SetOperation",
     "Subquery",
     "TextSearch",
     "VectorSearch",
 ]
-
-
-@attrs.frozen
-class Metric:
-    """A vector-search metric: the engine function, how it is called, and its best-first order."""
-
-    name: str
-    function: str
-    descending: bool  # True for similarities (higher is better), False for distances
-    difference: bool  # True: FN(column - vector); False: FN(column, vector)
-    ndim: int  # dimensions of the query vector (2 for multi-vector maxsim)
-
-    def score(self, column: Expr, vector: Expr) -> Func:
-        """The score expression for ``column`` against ``vector``."""
-        if self.difference:
-            return Func(self.function, (Binary("-", column, vector),))
-        return Func(self.function, (column, vector))
-
-
-METRICS: MappingProxyType[str, Metric] = MappingProxyType(
-    {
-        "cosine": Metric("cosine", "COSINE_SIMILARITY", True, False, 1),
-        "dot": Metric("dot", "DOT", True, False, 1),
-        "l2": Metric("l2", "L2_NORM", False, True, 1),
-        "l1": Metric("l1", "L1_NORM", False, True, 1),
-        "linf": Metric("linf", "LINF_NORM", False, True, 1),
-        "maxsim": Metric("maxsim", "MAXSIM", True, False, 2),
-    }
-)
-
-#: functions whose natural (best-first) order is descending / ascending
-SIMILARITY_FUNCTIONS = frozenset({"COSINE_SIMILARITY", "DOT", "MAXSIM", "BM25_SIMILARITY"})
-DISTANCE_FUNCTIONS = frozenset({"L2_NORM", "L1_NORM", "LINF_NORM", "HAMMING_DISTANCE"})
-RANKING_FUNCTIONS = SIMILARITY_FUNCTIONS | DISTANCE_FUNCTIONS
 
 
 @attrs.frozen
@@ -105,7 +68,11 @@ class VectorSearch:
     alias_text: str
 
     def score(self) -> Func:
-        return self.metric.score(self.column, self.vector)
+        """The score expression: ``FN(column - vector)`` or ``FN(column, vector)``."""
+        metric = self.metric
+        if metric.difference:
+            return Func(metric.function, (Binary("-", self.column, self.vector),))
+        return Func(metric.function, (self.column, self.vector))
 
     def key(self) -> tuple[Any, ...]:
         return ("VectorSearch", self.column.key(), self.vector.key(), self.metric.name, self.alias)

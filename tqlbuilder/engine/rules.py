@@ -1,0 +1,106 @@
+"""Engine rules checked in more than one place, each defined once.
+
+Every function returns ``None`` when the engine is safe with the input, or the reason it is not,
+written to follow "because" in an error message. The builder raises with the reason, the parser
+refuses with it, the checker reports it: one rule, one answer.
+
+>>> contains_problem("moon") is None, contains_problem("!!") is not None
+(True, True)
+>>> constant_sampling_problem(0) is not None, constant_sampling_problem(True) is not None
+(True, True)
+>>> sampling_weight_problem(True)
+'a boolean sampling weight is not a number the engine can draw with'
+>>> open_slice_problem(3, None)
+'the engine reads x[3:] as the single element x[3]'
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "constant_sampling_problem",
+    "contains_problem",
+    "has_engine_word",
+    "open_slice_problem",
+    "sampling_weight_problem",
+    "sampling_weights_problem",
+]
+
+_WORD = re.compile(r"[^\W_]")
+
+
+def has_engine_word(text: str) -> bool:
+    """Whether a text index finds at least one word in ``text`` (a letter or digit; ``_`` is not).
+
+    Source: ``tests/test_hazards.py`` (``CONTAINS(<indexed text>, ' ')`` and ``'_'`` kill the
+    engine process).
+    """
+    return _WORD.search(text) is not None
+
+
+def contains_problem(value: str) -> str | None:
+    """Why ``CONTAINS(<indexed text column>, value)`` is unsafe, or None.
+
+    A value in which the text index finds no word kills the engine process (SIGSEGV).
+    """
+    if has_engine_word(value):
+        return None
+    return (
+        "a value with no word character kills the engine process (SIGSEGV) on a column with a "
+        "text index"
+    )
+
+
+def sampling_weight_problem(value: object) -> str | None:
+    """Why a constant ``SAMPLE BY`` weight (or a ``cond: weight`` weight) is unusable, or None.
+
+    A constant weight must be a number; booleans and text are not weights, and a constant
+    weight of zero (or less) makes every row's weight zero, on which the engine allocates
+    memory without bound (engine probe §7).
+    """
+    if isinstance(value, bool):
+        return "a boolean sampling weight is not a number the engine can draw with"
+    if not isinstance(value, (int, float)):
+        return f"a sampling weight must be a number, not {type(value).__name__}"
+    if value < 0:
+        return "a negative sampling weight is meaningless"
+    return None
+
+
+def constant_sampling_problem(value: object) -> str | None:
+    """Why ``SAMPLE BY <constant>`` is unusable, or None: it must be a positive number.
+
+    A constant weight is every row's weight, so zero makes all weights zero (the engine then
+    allocates memory without bound, engine probe §7); booleans and text are not weights.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return (
+            "a constant sampling weight must be a positive number (all weights zero make the "
+            "engine allocate memory without bound; booleans and text are not weights)"
+        )
+    return None
+
+
+def sampling_weights_problem(weights: list[object]) -> str | None:
+    """Why a set of constant weights is unusable (each one, then all of them zero), or None."""
+    for weight in weights:
+        problem = sampling_weight_problem(weight)
+        if problem is not None:
+            return problem
+    if all(weight == 0 for weight in weights):
+        return (
+            "all weights zero: the engine allocates memory without bound when every row's "
+            "weight is zero"
+        )
+    return None
+
+
+def open_slice_problem(start: int | None, stop: int | None) -> str | None:
+    """Why the slice ``[start:stop]`` does not mean what it says on the engine, or None.
+
+    The engine reads ``x[n:]`` with ``n > 0`` as the single element ``x[n]`` (engine probe §5).
+    """
+    if stop is None and start not in (None, 0):
+        return f"the engine reads x[{start}:] as the single element x[{start}]"
+    return None

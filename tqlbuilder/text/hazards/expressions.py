@@ -1,0 +1,345 @@
+"""Rules inside expressions: sub-selects, quoted names, subscripts, function calls.
+
+Engine facts: tests/test_hazards.py (Deep Lake 4.7.4; each rule has an engine test there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from tqlbuilder.text.hazards._model import Hit, rule, rules_in
+from tqlbuilder.text.hazards._scan import (
+    COMPARISONS,
+    Context,
+    Group,
+    Item,
+    Level,
+    call,
+    constant_string,
+    ends_operand,
+    is_kw,
+    is_op,
+    is_query_group,
+    pos,
+    select_list,
+    sites,
+    split,
+    walk_tokens,
+)
+from tqlbuilder.text.lexer import Token, TokenKind
+
+_K = TokenKind
+
+
+def _groups(ctx: Context) -> Iterator[tuple[str, Level | None, Item | None, Group]]:
+    """Every bracket group as ``(clause, level, item before it, group)``."""
+    for seq, i, item in sites(ctx):
+        if isinstance(item, Group):
+            yield seq.clause, seq.level, seq.items[i - 1] if i else None, item
+
+
+def _calls(ctx: Context, *names: str) -> Iterator[tuple[str, Token, Group]]:
+    """Every call ``NAME(...)`` of one of ``names`` (upper case), with its clause."""
+    for clause, _, prev, group in _groups(ctx):
+        if (
+            group.open.text == "("
+            and isinstance(prev, Token)
+            and prev.kind is _K.IDENTIFIER
+            and str(prev.value).upper() in names
+        ):
+            yield clause, prev, group
+
+
+@rule("in-subquery", "error", "silent-wrong", "`x IN (SELECT ...)` silently returns no rows")
+def in_subquery(ctx: Context) -> Iterator[Hit]:
+    for _, _, prev, group in _groups(ctx):
+        if is_kw(prev, "IN") and is_query_group(group):
+            yield Hit(
+                group.open.start,
+                "x IN (SELECT ...) silently returns no rows in the engine; run the inner "
+                "query first and inline its values: x IN (1, 2, 3), or use a JOIN",
+            )
+
+
+@rule(
+    "scalar-subquery",
+    "error",
+    "engine-rejects",
+    "A sub-select as a value: 'SELECT is not supported.'",
+)
+def scalar_subquery(ctx: Context) -> Iterator[Hit]:
+    for clause, _, prev, group in _groups(ctx):
+        if clause not in ("", "FROM") and not is_kw(prev, "IN") and is_query_group(group):
+            yield Hit(
+                group.open.start,
+                "a sub-select used as a value: the engine fails with 'SELECT is not supported.' "
+                "(sub-selects work only as a FROM source); run it first and write its value",
+            )
+
+
+def _double_quoted(tok: Token) -> Hit:
+    value = str(tok.value).replace("'", "''")
+    return Hit(
+        tok.start,
+        f"{tok.text} is a column name, not a string: double quotes quote names in TQL, so "
+        f"the engine compares with column {tok.text} (or fails: 'Tensor does not exist'); "
+        f"if you meant the text, write '{value}'",
+    )
+
+
+def _lone_quoted(items: Sequence[Item], index: int) -> Token | None:
+    """``items[index]`` if it is a quoted name standing alone as an operand."""
+    if index >= len(items):
+        return None
+    tok = items[index]
+    if not (isinstance(tok, Token) and tok.kind is _K.QUOTED_IDENTIFIER):
+        return None
+    after = items[index + 1] if index + 1 < len(items) else None
+    if is_op(after, ".", "+", "-", "*", "/", "%") or isinstance(after, Group):
+        return None
+    return tok
+
+
+def _single_quoted_name(items: Sequence[Item]) -> Token | None:
+    if len(items) == 1 and isinstance(items[0], Token) and items[0].kind is _K.QUOTED_IDENTIFIER:
+        return items[0]
+    return None
+
+
+@rule("double-quoted-string", "warning", "silent-wrong", 'Reads `"text"` as a column name')
+def double_quoted_string(ctx: Context) -> Iterator[Hit]:
+    for seq, i, item in sites(ctx):
+        if isinstance(item, Token):
+            compares = (item.kind is _K.OPERATOR and item.text in COMPARISONS) or is_kw(
+                item, "LIKE", "ILIKE"
+            )
+            if compares and seq.clause != "FROM":
+                tok = _lone_quoted(seq.items, i + 1)
+                if tok is not None:
+                    yield _double_quoted(tok)
+            continue
+        prev = seq.items[i - 1] if i else None
+        if is_query_group(item):
+            continue
+        if item.open.text == "[" and ends_operand(prev) and not is_kw(prev, "ARRAY"):
+            for dim in split(item.items, ","):
+                tok = _single_quoted_name(dim)
+                if tok is not None:
+                    yield _double_quoted(tok)
+        elif item.open.text == "(" and is_kw(prev, "IN"):
+            for element in split(item.items, ","):
+                tok = _single_quoted_name(element)
+                if tok is not None:
+                    yield _double_quoted(tok)
+        elif (
+            item.open.text == "("
+            and isinstance(prev, Token)
+            and prev.kind is _K.IDENTIFIER
+            and str(prev.value).upper() == "CONTAINS"
+        ):
+            args = split(item.items, ",")
+            tok = _single_quoted_name(args[1]) if len(args) == 2 else None
+            if tok is not None:
+                yield _double_quoted(tok)
+
+
+def _subscripts(ctx: Context) -> Iterator[Group]:
+    for _, _, prev, group in _groups(ctx):
+        if group.open.text == "[" and ends_operand(prev) and not is_kw(prev, "ARRAY"):
+            yield group
+
+
+@rule(
+    "negative-index",
+    "error",
+    "engine-rejects",
+    "Negative index: fails, does not count from the end",
+)
+def negative_index(ctx: Context) -> Iterator[Hit]:
+    for group in _subscripts(ctx):
+        for dim in split(group.items, ","):
+            for part in split(dim, ":"):
+                if part and is_op(part[0], "-"):
+                    yield Hit(
+                        pos(part[0]),
+                        "negative index: the engine does not count from the end; x[-1] fails "
+                        "('Indexes should be 1D array', only when rows are read) and x[-2:] is "
+                        "a syntax error; use a non-negative literal index (e.g. from SHAPE(x))",
+                    )
+                    break
+
+
+@rule("open-slice", "error", "silent-wrong", "`x[1:]` returns the single element x[1]")
+def open_slice(ctx: Context) -> Iterator[Hit]:
+    for group in _subscripts(ctx):
+        for dim in split(group.items, ","):
+            parts = split(dim, ":")
+            if len(parts) == 2 and parts[0] and not parts[1]:
+                colon = next(it for it in dim if is_op(it, ":"))
+                yield Hit(
+                    pos(colon),
+                    "a slice with a start but no end: the engine returns the single element at "
+                    "the start instead of the rest (x[1:] gives x[1]); write the end: x[1:n]",
+                )
+
+
+def _contains_text(group: Group) -> Token | None:
+    """The string CONTAINS searches for, looking through parentheses."""
+    args = split(group.items, ",")
+    return constant_string(args[1]) if len(args) == 2 else None
+
+
+def has_word_character(value: str) -> bool:
+    """True if ``value`` has a character the engine's text index treats as part of a word.
+
+    Python's ``str.isalnum`` approximates the engine's rule (a few non-decimal numerals differ;
+    the probed rule belongs in ``tqlbuilder.engine`` once it lands).
+    """
+    return any(ch.isalnum() for ch in value)
+
+
+@rule("contains-without-token", "error", "crash", "Dies (SIGSEGV) on an indexed column")
+def contains_without_token(ctx: Context) -> Iterator[Hit]:
+    for _, _, group in _calls(ctx, "CONTAINS"):
+        arg = _contains_text(group)
+        if arg is not None and isinstance(arg.value, str) and not has_word_character(arg.value):
+            yield Hit(
+                arg.start,
+                f"CONTAINS with {arg.text}, which has no word characters: on a column with "
+                "an inverted or BM25 index the engine process dies (SIGSEGV), also inside "
+                "parentheses; drop the condition or search for a real word",
+            )
+
+
+@rule(
+    "contains-wildcard",
+    "warning",
+    "silent-wrong",
+    "`*` in CONTAINS is literal in v4 (v3: wildcard)",
+)
+def contains_wildcard(ctx: Context) -> Iterator[Hit]:
+    for _, _, group in _calls(ctx, "CONTAINS"):
+        arg = _contains_text(group)
+        if arg is not None and isinstance(arg.value, str) and "*" in arg.value:
+            if has_word_character(arg.value):
+                yield Hit(
+                    arg.start,
+                    f"CONTAINS with {arg.text}: Deep Lake v3 read '*' as a wildcard, v4 does "
+                    "not (on a plain text column it matches a literal '*'; on an indexed one "
+                    "it searches the words without the stars); for a substring match write "
+                    "col LIKE '%text%'",
+                )
+
+
+@rule("count-function", "error", "engine-rejects", "COUNT(...) does not exist in the engine")
+def count_function(ctx: Context) -> Iterator[Hit]:
+    for _, name, _ in _calls(ctx, "COUNT"):
+        yield Hit(
+            name.start,
+            "the engine has no COUNT function ('Function 'COUNT' is not found in external "
+            "function sources'); count rows with len() of the result, or per group with "
+            "SHAPE(col)[0] in a GROUP BY query",
+        )
+
+
+def _bm25_items(level: Level) -> Iterator[tuple[list[Item], Token | None, Token]]:
+    select = level.by_name.get("SELECT")
+    if select is None:
+        return
+    for expr, alias in select_list(select):
+        for tok in walk_tokens(expr):
+            if tok.kind is _K.IDENTIFIER and str(tok.value).upper() == "BM25_SIMILARITY":
+                yield expr, alias, tok
+                break
+
+
+def _texts(items: Sequence[Item]) -> list[str]:
+    return [tok.text for tok in walk_tokens(items)]
+
+
+def _order_call(level: Level) -> tuple[list[str], str] | None:
+    """Token texts of the first ORDER BY key's BM25 call and its direction, if it is one."""
+    order = level.by_name.get("ORDER BY")
+    if order is None or not level.limited:
+        return None
+    key = split(order.items, ",")[0]
+    direction = "ASC"
+    if key and is_kw(key[-1], "ASC", "DESC"):
+        direction = str(key[-1].value) if isinstance(key[-1], Token) else "ASC"
+        key = key[:-1]
+    found = call(key)
+    if found is None or found[0] != "BM25_SIMILARITY":
+        return None
+    return _texts([found[1]]), direction
+
+
+@rule(
+    "bm25-score-selected",
+    "error",
+    "engine-rejects",
+    "Rejects a BM25 score in a SELECT list except `... AS score` beside its ORDER BY",
+)
+def bm25_score_selected(ctx: Context) -> Iterator[Hit]:
+    for level in ctx.levels:
+        for expr, alias, tok in _bm25_items(level):
+            order = _order_call(level)
+            found = call(expr)
+            if alias is not None and alias.value == "score" and order and found is not None:
+                continue  # runs (its value: see bm25-score-mismatch)
+            yield Hit(
+                tok.start,
+                "the engine refuses BM25_SIMILARITY in a SELECT list ('Incorrect BM25 or MMR "
+                "similarity query', or 'Tensor \"score\" does not exist') unless it is written "
+                "BM25_SIMILARITY(col, 'text') AS score beside ORDER BY BM25_SIMILARITY(col, "
+                "'text') DESC LIMIT k in the same SELECT (alias score in lower case)",
+            )
+
+
+@rule(
+    "bm25-score-mismatch",
+    "error",
+    "silent-wrong",
+    "A selected BM25 score is the ORDER BY's score, whatever its arguments",
+)
+def bm25_score_mismatch(ctx: Context) -> Iterator[Hit]:
+    for level in ctx.levels:
+        for expr, alias, tok in _bm25_items(level):
+            order = _order_call(level)
+            found = call(expr)
+            if alias is None or alias.value != "score" or not order or found is None:
+                continue
+            if _texts([found[1]]) != order[0]:
+                yield Hit(
+                    tok.start,
+                    "the selected BM25 score differs from the ORDER BY's BM25_SIMILARITY: the "
+                    "engine fills the score column with the ORDER BY's scores, not these; "
+                    "select the same call you sort by",
+                )
+
+
+@rule(
+    "unaliased-row-number",
+    "error",
+    "engine-rejects",
+    "ROW_NUMBER() in a SELECT list needs an alias",
+)
+def unaliased_row_number(ctx: Context) -> Iterator[Hit]:
+    for level in ctx.levels:
+        select = level.by_name.get("SELECT")
+        if select is None:
+            continue
+        for expr, alias in select_list(select):
+            if alias is not None:
+                continue
+            for tok in walk_tokens(expr):
+                if tok.kind is _K.IDENTIFIER and str(tok.value).upper() == "ROW_NUMBER":
+                    yield Hit(
+                        tok.start,
+                        "ROW_NUMBER() without an alias: the engine fails ('SELECT tensor "
+                        "expression containing more than one tensor should be aliased'); "
+                        "write ROW_NUMBER() AS row",
+                    )
+                    break
+
+
+RULES = rules_in(globals())
