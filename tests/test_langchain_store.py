@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import math
-import sys
-import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +26,7 @@ from langchain_core.vectorstores import VectorStore
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
 
 import tqlbuilder
-from tqlbuilder import QueryError, col
+from tqlbuilder import QueryError
 
 _SPEC = importlib.util.spec_from_file_location(
     "_tqlb_langchain_store", Path(__file__).resolve().parent.parent / "examples/langchain_store.py"
@@ -93,63 +90,6 @@ METADATA = {
 }
 
 
-@pytest.fixture
-def filters_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Use tqlbuilder.filters / tqlbuilder.mmr; until they land, a minimal stand-in (tests only)."""
-    try:
-        from tqlbuilder import filters  # noqa: F401
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "tqlbuilder.filters", _filters_stand_in())
-    if not hasattr(tqlbuilder, "mmr") and "mmr" not in getattr(tqlbuilder, "__all__", ()):
-        monkeypatch.setattr(tqlbuilder, "mmr", _mmr_stand_in, raising=False)
-
-
-def _filters_stand_in() -> types.ModuleType:
-    operators = {
-        "$eq": lambda e, v: e == v,
-        "$ne": lambda e, v: e != v,
-        "$gt": lambda e, v: e > v,
-        "$gte": lambda e, v: e >= v,
-        "$lt": lambda e, v: e < v,
-        "$lte": lambda e, v: e <= v,
-        "$in": lambda e, v: e.isin(v),
-    }
-
-    def from_dict(spec: dict[str, Any], *, json_column: str | None = None) -> Any:
-        parts = []
-        for key, value in spec.items():
-            target = col(json_column)[key] if json_column else col(key)
-            ops = value if isinstance(value, dict) else {"$eq": value}
-            parts.extend(operators[op](target, operand) for op, operand in ops.items())
-        condition = parts[0]
-        for part in parts[1:]:
-            condition = condition & part
-        return condition
-
-    module = types.ModuleType("tqlbuilder.filters")
-    module.from_dict = from_dict  # type: ignore[attr-defined]
-    return module
-
-
-def _mmr_stand_in(query: Any, candidates: Any, k: int, *, lambda_mult: float = 0.5) -> list[int]:
-    q = np.asarray(query, dtype=np.float64)
-    c = np.asarray(candidates, dtype=np.float64)
-    unit = c / np.linalg.norm(c, axis=1, keepdims=True)
-    relevance = unit @ (q / np.linalg.norm(q))
-    chosen: list[int] = []
-    while len(chosen) < min(k, len(c)):
-        best, best_score = -1, -math.inf
-        for i in range(len(c)):
-            if i in chosen:
-                continue
-            redundancy = max((float(unit[i] @ unit[j]) for j in chosen), default=0.0)
-            score = lambda_mult * relevance[i] - (1 - lambda_mult) * redundancy
-            if score > best_score:
-                best, best_score = i, score
-        chosen.append(best)
-    return chosen
-
-
 def _filled(metric: str = "cosine") -> Any:
     store = _new_store(TableEmbeddings(TABLE), metric)
     texts = list(METADATA)
@@ -162,7 +102,6 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
 
 
-@pytest.mark.usefixtures("filters_available")
 def test_filter_dicts_select_on_metadata() -> None:
     store = _filled()
     space = store.similarity_search("query", k=4, filter={"topic": "space"})
@@ -197,7 +136,6 @@ def test_scores_are_the_metrics_values_best_first(metric: str) -> None:
     assert asyncio.run(store.asimilarity_search_with_score("query", k=4)) == scored
 
 
-@pytest.mark.usefixtures("filters_available")
 def test_mmr_prefers_diverse_documents() -> None:
     store = _filled()
     nearest = store.similarity_search("query", k=2)
@@ -216,7 +154,6 @@ def test_mmr_prefers_diverse_documents() -> None:
     assert [d.id for d in only_space] == ["apollo", "apollo again"]
 
 
-@pytest.mark.usefixtures("filters_available")
 def test_delete_by_filter_and_by_ids() -> None:
     store = _filled()
     assert store.delete(filter={"topic": "food"}) is True
@@ -225,6 +162,8 @@ def test_delete_by_filter_and_by_ids() -> None:
     assert [d.id for d in store.get_by_ids(list(METADATA))] == ["apollo again"]
     with pytest.raises(ValueError, match="pass ids or filter="):
         store.delete()
+    with pytest.raises(tqlbuilder.InvalidValueError, match="gte "):
+        store.delete(filter={"year": {"$gte ": 1}})
     with pytest.raises(ValueError, match="pass ids or filter="):
         store.delete(["x"], filter={"topic": "space"})
 
@@ -256,3 +195,18 @@ def test_a_query_vector_of_the_wrong_size_is_refused_with_both_sizes() -> None:
         QueryError, match="column embedding has 3 dimensions, the query vector has 2"
     ):
         store.similarity_search_by_vector([1.0, 0.0], k=1)
+
+
+def test_filters_follow_mongodb_semantics_on_missing_keys() -> None:
+    """``$ne`` matches documents that lack the key; ``$eq`` and ``$exists`` do as MongoDB does."""
+    store = _filled()
+    store.add_texts(["query"], [{"year": 2020}], ids=["no-topic"])  # has no "topic" key
+    ids = {d.id for d in store.similarity_search("query", k=10, filter={"topic": {"$ne": "food"}})}
+    assert ids == {"apollo", "apollo again", "no-topic"}
+    missing = store.similarity_search("query", k=10, filter={"topic": {"$exists": False}})
+    assert [d.id for d in missing] == ["no-topic"]
+    store.delete(filter={"topic": {"$ne": "space"}})
+    assert sorted(d.id or "" for d in store.similarity_search("query", k=10)) == [
+        "apollo",
+        "apollo again",
+    ]
