@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests._datasets import DOCS, DOCS_PATH, EMBEDDING_DIM, N_DOCS, ORG, doc_rows, make_datasets
 from tqlbuilder import DatasetExecutor, LocalExecutor, RestExecutor, col, select
 from tqlbuilder.errors import QueryError, UnsupportedTypeError
-from tqlbuilder.run.executor import abbreviate_vectors, is_source_less
+from tqlbuilder.run.executor import is_source_less
 from tqlbuilder.run.local import check_vector_lengths, fixed_dimensions
 
 # ---------------------------------------------------------------------- no engine
@@ -72,6 +72,23 @@ def test_path_executors_refuse_source_less_queries_before_sending(
             asyncio.run(ex.execute_async(query))
 
 
+def test_async_rest_executor_refuses_source_less_queries_before_sending() -> None:
+    pytest.importorskip("httpx")
+    from tqlbuilder import AsyncRestExecutor
+
+    async def scenario() -> list[Any]:
+        # nothing listens on port 9: a refusal must come before any connection attempt
+        async with AsyncRestExecutor("secret-token", url="http://127.0.0.1:9/api/query/v1") as ex:
+            query = select("id").where(col("year") > 2020)
+            with pytest.raises(QueryError, match=r"from_\(\).*AsyncRestExecutor.*DatasetExecutor"):
+                await ex.execute(query)
+            return await ex.execute_many([query, query.from_("hub://o/d")], return_exceptions=True)
+
+    refused, sent = asyncio.run(scenario())
+    assert isinstance(refused, QueryError) and "DatasetExecutor" in str(refused)
+    assert not isinstance(sent, QueryError)  # it has a source: it was sent (and found no server)
+
+
 def test_vector_length_check_without_engine() -> None:
     dims = {"embedding": 16, "multi": 8}
     good = select("id").similar_to([0.5] * 16).limit(3).to_tql()
@@ -88,15 +105,6 @@ def test_vector_length_check_without_engine() -> None:
     check_vector_lengths(select("id").similar_to([0.5] * 3, column="other").limit(1).to_tql(), dims)
     check_vector_lengths("SELECT COSINE_SIMILARITY(embedding, multi) AS s", dims)
     check_vector_lengths("SELECT id WHERE t = 'open", dims)
-
-
-def test_abbreviated_vectors() -> None:
-    text = select("id").similar_to(np.linspace(0, 1, 384)).limit(1).to_tql()
-    short = abbreviate_vectors(text)
-    assert "…(384 values)]" in short and len(short) < 200
-    assert (
-        abbreviate_vectors("SELECT * WHERE x IN (1, 2, 3, 4)") == "SELECT * WHERE x IN (1, 2, 3, 4)"
-    )
 
 
 def test_dataset_executor_needs_a_handle(tmp_path: Path) -> None:

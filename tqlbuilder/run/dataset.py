@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tqlbuilder.errors import QueryError, TQLError, UnsupportedTypeError
-from tqlbuilder.run.executor import Executor, log_query
+from tqlbuilder.run.executor import Executor
 from tqlbuilder.run.local import (
     _source_tokens,
     await_engine,
@@ -25,6 +25,7 @@ from tqlbuilder.run.local import (
     refuse_hazards,
     require_engine,
 )
+from tqlbuilder.run.logging_util import log_query
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
 from tqlbuilder.text.lexer import lex
 
@@ -102,7 +103,7 @@ class DatasetExecutor(Executor):
         refuse_hazards(tql)
         _refuse_named_source(tql)
         check_vector_lengths(tql, fixed_dimensions(self._ds.schema))
-        log_query(_log, "DatasetExecutor", tql)
+        log_query(_log, "DatasetExecutor sends", tql)
 
     def _execute_text(self, tql: str, as_list: bool) -> Result:
         self._prepare(tql, as_list)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from types import TracebackType
@@ -38,18 +36,13 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Executor",
     "SupportsTQL",
-    "abbreviate_vectors",
     "is_source_less",
-    "log_query",
     "query_text",
+    "refuse_source_less",
     "run_many",
 ]
 
 _SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
-_NUMBER = r"-?\s*(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_LONG_ARRAY = re.compile(
-    rf"ARRAY\[\s*({_NUMBER})\s*,\s*({_NUMBER})\s*((?:,\s*{_NUMBER}\s*){{2,}})\]"
-)
 _SOURCE_LESS_MESSAGE = (
     "this query has no dataset source (no from_()): {name} runs queries by dataset path, "
     'so add .from_("hub://<org>/<dataset>") (a FROM clause), or run it on an open dataset '
@@ -116,27 +109,14 @@ def is_source_less(tql: str) -> bool:
     return any(pending)
 
 
-def abbreviate_vectors(tql: str) -> str:
-    """Shorten every numeric ``ARRAY[...]`` of more than three values for logs.
+def refuse_source_less(tql: str, executor: str) -> None:
+    """Raise QueryError when ``tql`` has no dataset source; ``executor`` names who refuses.
 
-    Examples:
-        >>> abbreviate_vectors("SELECT COSINE_SIMILARITY(e, ARRAY[0.1,0.2,0.3,0.4]) AS s")
-        'SELECT COSINE_SIMILARITY(e, ARRAY[0.1,0.2,…(4 values)]) AS s'
-        >>> abbreviate_vectors("SELECT ARRAY[1,2,3]")
-        'SELECT ARRAY[1,2,3]'
+    For executors that send queries by dataset path (LocalExecutor, RestExecutor,
+    AsyncRestExecutor): the error names both fixes, ``from_()`` and ``DatasetExecutor``.
     """
-
-    def shorten(match: re.Match[str]) -> str:
-        count = 2 + match.group(3).count(",")
-        return f"ARRAY[{match.group(1)},{match.group(2)},…({count} values)]"
-
-    return _LONG_ARRAY.sub(shorten, tql)
-
-
-def log_query(logger: logging.Logger, executor: str, tql: str) -> None:
-    """Log ``tql`` (vectors abbreviated) at DEBUG as the text ``executor`` sends."""
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("%s sends: %s", executor, abbreviate_vectors(tql))
+    if is_source_less(tql):
+        raise QueryError(_SOURCE_LESS_MESSAGE.format(name=executor), query=tql)
 
 
 def run_many(
@@ -203,8 +183,8 @@ class Executor(abc.ABC):
 
     def _refuse_source_less(self, tql: str) -> None:
         """Raise QueryError for a source-less query when this executor needs a dataset path."""
-        if self.requires_source and is_source_less(tql):
-            raise QueryError(_SOURCE_LESS_MESSAGE.format(name=type(self).__name__), query=tql)
+        if self.requires_source:
+            refuse_source_less(tql, type(self).__name__)
 
     def _run_text(self, tql: str, as_list: bool) -> Result:
         self._refuse_source_less(tql)

@@ -26,7 +26,8 @@ from tqlbuilder.errors import (
     TQLError,
     UnsupportedTypeError,
 )
-from tqlbuilder.run.executor import Executor, log_query
+from tqlbuilder.run.executor import Executor
+from tqlbuilder.run.logging_util import log_query
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
 from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, check
 from tqlbuilder.text.lexer import Token, TokenKind, lex
@@ -124,7 +125,7 @@ class LocalExecutor(Executor):
         refuse_hazards(tql)
         text = tql if self._root is None else map_dataset_paths(tql, self._root)
         self._refuse_vector_lengths(text, tql)
-        log_query(_log, "LocalExecutor", tql)
+        log_query(_log, "LocalExecutor sends", tql)
         return text
 
     def _execute_text(self, tql: str, as_list: bool) -> Result:
