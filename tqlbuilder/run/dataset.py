@@ -10,6 +10,7 @@ same Result, the same refusals and the same schema checks as
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tqlbuilder.errors import QueryError, TQLError, UnsupportedTypeError
@@ -27,7 +28,7 @@ from tqlbuilder.run.local import (
 )
 from tqlbuilder.run.logging_util import log_query
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
-from tqlbuilder.text.lexer import lex
+from tqlbuilder.text.lexer import Token, lex
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.tree.expr import Expr
@@ -101,8 +102,13 @@ class DatasetExecutor(Executor):
         if not isinstance(as_list, bool):
             raise UnsupportedTypeError(f"as_list must be a bool, not {type(as_list).__name__}")
         refuse_hazards(tql)
-        _refuse_named_source(tql)
-        check_vector_lengths(tql, fixed_dimensions(self._ds.schema))
+        try:
+            tokens = lex(tql)
+        except TQLError:
+            tokens = None  # the engine reports malformed text
+        if tokens is not None:
+            _refuse_named_source(tql, tokens)
+            check_vector_lengths(tql, fixed_dimensions(self._ds.schema), tokens=tokens)
         log_query(_log, "DatasetExecutor sends", tql)
 
     def _execute_text(self, tql: str, as_list: bool) -> Result:
@@ -167,11 +173,8 @@ class DatasetExecutor(Executor):
         return [int(value) for value in result.column(alias)]
 
 
-def _refuse_named_source(tql: str) -> None:
-    try:
-        sources = _source_tokens(lex(tql))
-    except TQLError:
-        return  # the engine reports malformed text
+def _refuse_named_source(tql: str, tokens: Sequence[Token]) -> None:
+    sources = _source_tokens(tokens)
     if sources:
         first = sources[0]
         raise QueryError(

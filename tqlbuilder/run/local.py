@@ -169,16 +169,17 @@ class LocalExecutor(Executor):
         if "ARRAY" not in text.upper():
             return
         try:
-            paths = {str(token.value) for token in _source_tokens(lex(text))}
+            tokens = lex(text)
         except TQLError:
             return  # the engine reports malformed text
+        paths = {str(token.value) for token in _source_tokens(tokens)}
         if len(paths) != 1:
             return
         try:
             schema = require_engine().open_read_only(paths.pop()).schema
         except Exception:  # not openable here: the engine will say why when it runs
             return
-        check_vector_lengths(tql, fixed_dimensions(schema))
+        check_vector_lengths(tql, fixed_dimensions(schema), tokens=tokens)
 
     def _unmap(self, message: str) -> str:
         """Show mapped paths as ``hub://`` again, so messages do not reveal the root."""
@@ -406,7 +407,9 @@ def fixed_dimensions(schema: Any) -> dict[str, int]:
     return dims
 
 
-def check_vector_lengths(tql: str, dimensions: Mapping[str, int]) -> None:
+def check_vector_lengths(
+    tql: str, dimensions: Mapping[str, int], *, tokens: Sequence[Token] | None = None
+) -> None:
     """Raise QueryError when a query vector's length differs from its column's dimensions.
 
     Looks at every vector function call (``COSINE_SIMILARITY``, ``DOT``, ``L2_NORM``, ``L1_NORM``,
@@ -414,14 +417,17 @@ def check_vector_lengths(tql: str, dimensions: Mapping[str, int]) -> None:
     ``dimensions`` and hold ``ARRAY[...]`` literals, and compares each literal's innermost
     length. The engine itself gives no sizes: on deeplake 4.7.4 a cosine ranking with a short
     vector returns no rows at all and ``L2_NORM`` fails with an unrelated message
-    (tests/test_dataset.py). Text the lexer rejects is left to the engine.
+    (tests/test_dataset.py). Text the lexer rejects is left to the engine. ``tokens`` (the
+    lexed ``tql``, or of a copy whose dataset paths were mapped) saves lexing it again.
     """
-    if not dimensions:
+    if not dimensions or "ARRAY" not in tql.upper():
         return
-    try:
-        tokens = [token for token in lex(tql) if token.kind is not TokenKind.COMMENT]
-    except TQLError:
-        return
+    if tokens is None:
+        try:
+            tokens = lex(tql)
+        except TQLError:
+            return
+    tokens = [token for token in tokens if token.kind is not TokenKind.COMMENT]
     for index, token in enumerate(tokens[:-1]):
         if (
             token.kind is TokenKind.IDENTIFIER
