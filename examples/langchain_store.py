@@ -10,7 +10,9 @@ scores and by vector, a Mongo-style ``filter`` dict on the metadata
 (``tqlbuilder.filters.from_dict``), max-marginal-relevance search (``tqlbuilder.mmr``),
 ``get_by_ids``, delete by ids or by filter, and the async variants. It writes to and queries
 one open dataset handle through :class:`tqlbuilder.DatasetExecutor`, so every search sees the
-writes before any commit. No TQL is written by hand and no value is ever pasted into text.
+writes before any commit; with ``search_executor=`` (``RestExecutor``, ``AsyncRestExecutor``)
+the same searches go by path to the Managed Tensor Database or ``python -m tqlbuilder.server``.
+No TQL is written by hand and no value is ever pasted into text.
 ``tests/test_langchain_store.py`` holds it to LangChain's own standard suite
 (``langchain_tests.integration_tests.VectorStoreIntegrationTests``, sync and async).
 
@@ -29,7 +31,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from langchain_core.documents import Document
@@ -37,7 +39,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
 import tqlbuilder
-from tqlbuilder import DatasetExecutor, Expr, Query, col, select
+from tqlbuilder import DatasetExecutor, Expr, Query, Result, col, select
 
 #: How each metric's score becomes LangChain's relevance in [0, 1] (higher is better).
 RELEVANCE: dict[str, Callable[[float], float]] = {
@@ -58,18 +60,53 @@ class TQLVectorStore(VectorStore):
         metric: ``"cosine"`` (default), ``"l2"`` or ``"dot"``; scores returned by
             ``similarity_search_with_score`` are the metric's own values.
 
+        search_executor: optional executor for searches and ``get_by_ids`` by path: a
+            ``RestExecutor`` / ``AsyncRestExecutor`` (the Managed Tensor Database, or
+            ``python -m tqlbuilder.server``) or a ``LocalExecutor``; queries then read
+            ``FROM source``. Such readers see committed data only: commit after writing.
+        source: the dataset path for ``search_executor`` (``"hub://org/dataset"``).
+
     Writes are serialised by a lock (an upsert is a delete then an append). Nothing is
     committed: call ``dataset.commit()`` when the data should persist.
     """
 
-    def __init__(self, dataset: Any, embedding: Embeddings, *, metric: str = "cosine") -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        embedding: Embeddings,
+        *,
+        metric: str = "cosine",
+        search_executor: Any = None,
+        source: str | None = None,
+    ) -> None:
         if metric not in RELEVANCE:
             raise ValueError(f"metric must be one of {', '.join(RELEVANCE)}; got {metric!r}")
+        if (search_executor is None) != (source is None):
+            raise ValueError("pass search_executor and source together (or neither)")
         self._ds = dataset
         self._embedding = embedding
         self._metric = metric
         self._executor = DatasetExecutor(dataset)
+        self._reader = search_executor
+        self._source = source
         self._lock = threading.Lock()
+
+    def _run(self, query: Query) -> Result:
+        """Run a read on the handle, or by path on ``search_executor``."""
+        if self._reader is None:
+            return self._executor.execute(query)
+        if not hasattr(self._reader, "execute_async"):  # AsyncRestExecutor: execute is async
+            raise TypeError("this store's search_executor is async: use the a... methods")
+        return cast(Result, self._reader.execute(query.from_(self._source)))
+
+    async def _arun(self, query: Query) -> Result:
+        if self._reader is None:
+            return await self._executor.execute_async(query)
+        sourced = query.from_(self._source)
+        execute_async = getattr(self._reader, "execute_async", None)  # sync executors have it
+        if execute_async is not None:
+            return cast(Result, await execute_async(sourced))
+        return cast(Result, await self._reader.execute(sourced))  # AsyncRestExecutor
 
     @property
     def embeddings(self) -> Embeddings:
@@ -207,14 +244,14 @@ class TQLVectorStore(VectorStore):
         if not ids or not self._has_columns():
             return []
         query = select("id", "text", "metadata_json").where(col("id").isin([str(i) for i in ids]))
-        found = {row["id"]: _document(row) for row in self._executor.execute(query)}
+        found = {row["id"]: _document(row) for row in self._run(query)}
         return [found[str(i)] for i in ids if str(i) in found]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         if not ids or not self._has_columns():
             return []
         query = select("id", "text", "metadata_json").where(col("id").isin([str(i) for i in ids]))
-        found = {row["id"]: _document(row) for row in await self._executor.execute_async(query)}
+        found = {row["id"]: _document(row) for row in await self._arun(query)}
         return [found[str(i)] for i in ids if str(i) in found]
 
     def similarity_search(
@@ -243,13 +280,13 @@ class TQLVectorStore(VectorStore):
         query_obj = self._search(vector, k, filter)
         if query_obj is None:
             return []
-        return _scored(await self._executor.execute_async(query_obj))
+        return _scored(await self._arun(query_obj))
 
     def similarity_search_with_score_by_vector(
         self, embedding: Sequence[float], k: int = 4, *, filter: dict[str, Any] | None = None
     ) -> list[tuple[Document, float]]:
         query = self._search(embedding, k, filter)
-        return [] if query is None else _scored(self._executor.execute(query))
+        return [] if query is None else _scored(self._run(query))
 
     def similarity_search_by_vector(
         self,
@@ -275,7 +312,7 @@ class TQLVectorStore(VectorStore):
         query = self._search(embedding, k, filter)
         if query is None:
             return []
-        return [doc for doc, _ in _scored(await self._executor.execute_async(query))]
+        return [doc for doc, _ in _scored(await self._arun(query))]
 
     def max_marginal_relevance_search(
         self,
@@ -321,7 +358,7 @@ class TQLVectorStore(VectorStore):
         query = self._search(embedding, fetch_k, filter, with_embedding=True)
         if query is None:
             return []
-        return _diverse(embedding, self._executor.execute(query).rows, k, lambda_mult)
+        return _diverse(embedding, self._run(query).rows, k, lambda_mult)
 
     async def amax_marginal_relevance_search_by_vector(
         self,
@@ -336,7 +373,7 @@ class TQLVectorStore(VectorStore):
         query = self._search(embedding, fetch_k, filter, with_embedding=True)
         if query is None:
             return []
-        result = await self._executor.execute_async(query)
+        result = await self._arun(query)
         return _diverse(embedding, result.rows, k, lambda_mult)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:

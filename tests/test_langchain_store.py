@@ -210,3 +210,58 @@ def test_filters_follow_mongodb_semantics_on_missing_keys() -> None:
         "apollo",
         "apollo again",
     ]
+
+
+def test_the_same_searches_over_rest_against_the_local_server(tmp_path: Path) -> None:
+    """Reads by path through RestExecutor (and AsyncRestExecutor) equal reads on the handle."""
+    import deeplake
+
+    from tests._servers import ServerProcess
+    from tqlbuilder import RestExecutor
+
+    (tmp_path / "org").mkdir()
+    ds = deeplake.create(f"file://{tmp_path / 'org' / 'store'}")
+    on_handle = TQLVectorStore(ds, TableEmbeddings(TABLE))
+    texts = list(METADATA)
+    on_handle.add_texts(texts, [METADATA[t] for t in texts], ids=texts)
+    ds.commit()  # readers by path see committed data only
+
+    def searches(store: Any) -> list[Any]:
+        return [
+            store.similarity_search_with_score("query", k=3),
+            store.similarity_search("query", k=4, filter={"topic": "food"}),
+            store.max_marginal_relevance_search("query", k=2, fetch_k=4),
+            store.get_by_ids(["pears", "missing", "apollo"]),
+        ]
+
+    server = ServerProcess(tmp_path, token="t0ken")
+    try:
+        with RestExecutor("t0ken", url=server.url) as rest:
+            over_rest = TQLVectorStore(
+                ds, TableEmbeddings(TABLE), search_executor=rest, source="hub://org/store"
+            )
+            assert searches(over_rest) == searches(on_handle)
+            assert searches(on_handle)[3][0].id == "pears"
+        try:
+            import httpx  # noqa: F401
+        except ImportError:
+            return
+        from tqlbuilder import AsyncRestExecutor
+
+        async def async_searches() -> list[Any]:
+            async with AsyncRestExecutor("t0ken", url=server.url) as arest:
+                store = TQLVectorStore(
+                    ds, TableEmbeddings(TABLE), search_executor=arest, source="hub://org/store"
+                )
+                with pytest.raises(TypeError, match="async"):
+                    store.similarity_search("query", k=1)
+                return [
+                    await store.asimilarity_search_with_score("query", k=3),
+                    await store.asimilarity_search("query", k=4, filter={"topic": "food"}),
+                    await store.amax_marginal_relevance_search("query", k=2, fetch_k=4),
+                    await store.aget_by_ids(["pears", "missing", "apollo"]),
+                ]
+
+        assert asyncio.run(async_searches()) == searches(on_handle)
+    finally:
+        server.stop()
