@@ -289,3 +289,8 @@ def test_metric_aliases_are_case_insensitive(alias: str, function: str) -> None:
     canonical = {"COSINE_SIMILARITY": "cosine", "L2_NORM": "l2", "DOT": "dot"}.get(function)
     if canonical is not None:
         assert text == Q.similar_to([1.0, 0.0], metric=canonical).limit(1).to_tql()
+
+
+@pytest.mark.parametrize("fragment", ["a = 'x\ry'", "a = 'x\x00y'", 'a = "x\ry"'])
+def test_raw_refuses_cr_and_nul_inside_quotes(fragment: str) -> None:
+    raises(RawFragmentError, "CR or NUL inside quotes", raw, fragment)

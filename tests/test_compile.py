@@ -244,7 +244,8 @@ def test_functions(expr: object, expected: str) -> None:
         ),
         (
             select("id").from_("x").text_search("moon landing").limit(5),
-            "SELECT id FROM x ORDER BY BM25_SIMILARITY(text, 'moon landing') DESC LIMIT 5",
+            "SELECT id FROM (SELECT * FROM x ORDER BY BM25_SIMILARITY(text, 'moon landing') DESC "
+            "LIMIT 2147483647) LIMIT 5",
         ),
         (
             select("id")
@@ -253,8 +254,8 @@ def test_functions(expr: object, expected: str) -> None:
             .text_search("it's", column="body")
             .limit(5)
             .offset(10),
-            "SELECT id FROM x WHERE y > 1 ORDER BY BM25_SIMILARITY(body, 'it''s') "
-            "DESC LIMIT 15 OFFSET 10",
+            "SELECT id FROM (SELECT * FROM x WHERE y > 1 ORDER BY BM25_SIMILARITY(body, 'it''s') "
+            "DESC LIMIT 2147483647) LIMIT 5 OFFSET 10",
         ),
     ],
 )

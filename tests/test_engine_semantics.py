@@ -712,11 +712,6 @@ def test_bm25_nested_form_pages_are_one_order(paging_path: str, k: int) -> None:
     assert [PAGE_TEXTS[i % 5] for i in got[:5]] == ["apple apple"] * 5  # best score level first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 6: text_search() still compiles LIMIT o+k OFFSET o; compile the nested "
-    "form of tests/probes/paging_ties.md",
-)
 @pytest.mark.parametrize("k", [5, 20])
 def test_builder_text_search_pages_are_one_order(paging_path: str, k: int) -> None:
     base = select("id").from_(paging_path).text_search("apple", column="text")
@@ -729,11 +724,6 @@ def test_builder_text_search_pages_are_one_order(paging_path: str, k: int) -> No
     assert got == _bm25_ranking(paging_path)[: k * pages]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 6: a BM25 LIMIT above 2**31-1 is read as int32 (4294967298 -> 2 rows); "
-    "the nested form keeps the user's LIMIT outside the BM25 query",
-)
 def test_builder_text_search_huge_limit(paging_path: str) -> None:
     query = select("id").from_(paging_path).text_search("apple", column="text").limit(4294967298)
     assert len(engine_ids_in_order(query.to_tql())) == PAGE_ROWS * 4 // 5

@@ -28,7 +28,13 @@ from hypothesis import strategies as st
 from tqlbuilder import F, col, functions, lit, select
 from tqlbuilder import strategies as S
 from tqlbuilder.build.query import Query
-from tqlbuilder.errors import BuildError, TQLSyntaxError, UnsupportedConstructError
+from tqlbuilder.engine.catalog import FUNCTIONS
+from tqlbuilder.errors import (
+    BuildError,
+    InvalidValueError,
+    TQLSyntaxError,
+    UnsupportedConstructError,
+)
 from tqlbuilder.parser import SUPPORTED_FUNCTIONS, UnsupportedSyntaxError, parse
 from tqlbuilder.tree.expr import Expr, OrderKey
 from tqlbuilder.tree.sources import Dataset, SetOperation, Subquery, TextSearch, VectorSearch
@@ -267,10 +273,6 @@ def test_recompiled_text(text: str, expected: str) -> None:
     assert parse(expected).to_tql() == expected  # canonical text is a fixed point
 
 
-def test_table_is_large_enough() -> None:
-    assert len(RECOMPILED) >= 40
-
-
 # =========================================================================== structure
 
 
@@ -339,15 +341,24 @@ def test_where_on_a_parsed_vector_search_filters_inside_the_subquery() -> None:
 
 
 def test_text_search_structure_and_paging() -> None:
-    query = parse(
-        "SELECT id FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 8 OFFSET 3"
-    )
+    built = select("id").from_("t").text_search("deep learning", column="bm").limit(5).offset(3)
+    query = parse(built.to_tql())
     assert isinstance(query.search, TextSearch)
     assert query.search.text.value == "deep learning"
     assert (query.row_limit, query.row_offset) == (5, 3)
     assert query.offset(0).limit(2).to_tql() == (
-        "SELECT id FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 2"
+        "SELECT id FROM (SELECT * FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC "
+        "LIMIT 2147483647) LIMIT 2"
     )
+
+
+def test_hand_written_bm25_top_k_stays_a_plain_ordered_query() -> None:
+    """``ORDER BY BM25... DESC LIMIT n OFFSET o`` is that heap's top n (ties differ per LIMIT),
+    not a page of one ranking, so it is not read as text_search() and recompiles unchanged."""
+    text = "SELECT id FROM t ORDER BY BM25_SIMILARITY(bm, 'deep learning') DESC LIMIT 8 OFFSET 3"
+    query = parse(text)
+    assert query.search is None
+    assert query.to_tql() == text
 
 
 def test_union_structure() -> None:
@@ -405,9 +416,38 @@ def test_parsed_query_is_an_ordinary_builder_value() -> None:
     assert parse("SELECT id").source is None
 
 
-def test_supported_functions_match_the_functions_module() -> None:
-    offered = {name.upper() for name in functions.__all__} - {"COUNT"}  # count is SHAPE(x)[0]
-    assert offered == set(SUPPORTED_FUNCTIONS)
+_SAMPLE_ARGUMENT = {
+    "expr": col("x"),
+    "vector": [0.5, -1.0],
+    "matrix": [[0.5, -1.0], [1.0, 0.25]],
+    "text": "moon landing",
+    "row": 3,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_catalog_function_is_built_by_f_and_read_back_by_parse(name: str) -> None:
+    """F serves each catalog entry, the parser accepts what F builds, and both agree."""
+    entry = FUNCTIONS[name]
+    if entry.arity is None:
+        args: list[Any] = [(col("x") > 1, 2), (True, 1)]
+    else:
+        args = [_SAMPLE_ARGUMENT[role] for role in entry.roles]
+    built = getattr(functions, name.lower())(*args)
+    assert built.to_tql().startswith(f"{name}(")
+    assert SUPPORTED_FUNCTIONS[name] == entry.arity
+    if name == "BM25_SIMILARITY":  # only as the ORDER BY key of a text search
+        text = f"SELECT id FROM ds ORDER BY {built.to_tql()} DESC LIMIT 3"
+    else:
+        text = select(built.alias("v")).from_("ds").to_tql()
+    assert parse(text).to_tql() == text
+
+
+def test_a_function_missing_from_the_catalog_is_refused_with_a_hint() -> None:
+    with pytest.raises(UnsupportedSyntaxError, match="use AMIN"):
+        parse("SELECT MIN(x) FROM ds")
+    with pytest.raises(InvalidValueError, match="not an engine function"):
+        functions.call("MEDIAN", col("x"))
 
 
 # =========================================================================== refusals
@@ -1060,3 +1100,49 @@ def test_parsed_vector_search_extended_with_where_runs(tmp_path: Path) -> None:
     )
     got = _run(query.where(col("flag")).to_tql(), main, rows=True)
     assert got[2]["id"] == expected[2]["id"]
+
+
+# ---------------------------------------------------------------------- nesting and long chains
+
+
+def test_flat_chains_of_any_length_parse_without_recursion() -> None:
+    terms = 20_000
+    query = parse("SELECT * FROM ds WHERE " + " + ".join(["a"] * terms) + " > 1")
+    text = query.to_tql()
+    assert text.count(" + ") == terms - 1
+    assert hash(query) == hash(
+        parse("SELECT * FROM ds WHERE " + " + ".join(["a"] * terms) + " > 1")
+    )
+    conjunction = parse("SELECT * FROM ds WHERE " + " AND ".join(["a = 1"] * terms))
+    assert conjunction.to_tql().count(" AND ") == terms - 1
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing"),
+    [("(", ")"), ("NOT (", ")"), ("-(", ")"), ("abs(", ")")],
+)
+def test_nesting_past_the_documented_depth_is_a_clean_syntax_error(
+    opening: str, closing: str
+) -> None:
+    from tqlbuilder.parser.cursor import MAX_DEPTH
+
+    # "NOT (" and "-(" are two levels each (the prefix operator and the parenthesis)
+    levels = 2 if opening in ("NOT (", "-(") else 1
+    reps = (MAX_DEPTH - 5) // levels
+    within = f"SELECT * FROM ds WHERE {opening * reps}a{closing * reps} > 1"
+    assert parse(within).to_tql()
+    deep = 100_000
+    text = f"SELECT * FROM ds WHERE {opening * deep}a{closing * deep} > 1"
+    with pytest.raises(TQLSyntaxError, match=f"nests deeper than {MAX_DEPTH} levels") as error:
+        parse(text)
+    assert error.value.position is not None and 0 < error.value.position < len(text) // 2
+
+
+def test_subqueries_past_the_documented_depth_are_refused() -> None:
+    from tqlbuilder.parser.cursor import MAX_DEPTH
+
+    ok = "SELECT * FROM " + "(SELECT * FROM " * (MAX_DEPTH - 2) + "ds" + ")" * (MAX_DEPTH - 2)
+    assert parse(ok).to_tql().count("SELECT") == MAX_DEPTH - 1
+    deep = "SELECT * FROM " + "(SELECT * FROM " * 50_000 + "ds" + ")" * 50_000
+    with pytest.raises(TQLSyntaxError, match="nests deeper"):
+        parse(deep)

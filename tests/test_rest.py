@@ -12,6 +12,7 @@ import inspect
 import logging
 import pickle
 import random
+import re
 import time
 import traceback
 import warnings
@@ -21,6 +22,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tqlbuilder
 from tests._faults import (
@@ -592,6 +595,26 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(
     assert len(server.requests) == 1
 
 
+def test_with_a_callers_session_a_trickled_body_stops_at_the_deadline(
+    server: FaultServer,
+) -> None:
+    server.default = trickle(0.12, headers_too=False)
+    session = requests.Session()
+    ex = RestExecutor(TOKEN, url=server.url, timeout=1.0, deadline=1.0, session=session)
+    started = time.monotonic()
+    with ex, pytest.raises(DeadlineExceededError):
+        ex.execute(QUERY)
+    assert time.monotonic() - started < 2.5
+    server.default = reply()
+    with RestExecutor(TOKEN, url=server.url, deadline=5.0, session=session) as ex:
+        assert ex.execute(QUERY).rows == OK_BODY["data"], "read1 path reads whole bodies"
+        server.default = chunked(3_000_000)
+        ex._max_response_bytes = 1_000_000
+        with pytest.raises(ResponseFormatError, match="max_response_bytes"):
+            ex.execute(QUERY)
+    session.close()
+
+
 def test_the_deadline_spans_retries_and_waits(server: FaultServer) -> None:
     server.default = hang(0.4)  # each attempt times out after 0.25 s (per-read timeout)
     ex = RestExecutor(TOKEN, url=server.url, timeout=0.25, deadline=1.0, max_attempts=100)
@@ -683,3 +706,31 @@ def test_the_query_is_logged_at_debug_with_vectors_abbreviated(
     assert message.startswith(f"POST {server.url}: SELECT id FROM")
     assert "ARRAY[0.0,0.001,…(1536 values)]" in message and "0.002" not in message
     assert TOKEN not in caplog.text
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    token=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=24),
+    pieces=st.lists(
+        st.one_of(
+            st.just("<T>"),
+            st.text(st.sampled_from("Tt*e-_. a1\\n\"'"), max_size=6),
+        ),
+        max_size=8,
+    ),
+)
+def test_redaction_property(token: str, pieces: list[str]) -> None:
+    """The token does not survive where it counts as the token; other text is left alone."""
+    from tqlbuilder.run.http_policy import MIN_REDACT_EVERYWHERE, redactor
+
+    text = "".join(token if piece == "<T>" else piece for piece in pieces)
+    redacted = redactor(token)(text)
+    if token not in text:
+        assert redacted == text
+    if len(token) >= MIN_REDACT_EVERYWHERE:
+        assert token not in redacted
+    elif len(token) > 3:
+        standalone = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(token)}(?![A-Za-z0-9_])")
+        assert standalone.search(redacted) is None
+    spaced = f" {token} "
+    assert redactor(token)(spaced) == " *** ", "a token between spaces is always redacted"

@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder.rank.mmr import mmr
     from tqlbuilder.run.async_rest import AsyncRestExecutor
     from tqlbuilder.run.dataset import DatasetExecutor
+    from tqlbuilder.run.executor import Executor, SupportsTQL
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
     from tqlbuilder.run.result import Result
@@ -82,6 +83,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "format": ("tqlbuilder.text.formatter", "format"),
     "reciprocal_rank_fusion": ("tqlbuilder.rank.fusion", "reciprocal_rank_fusion"),
     "Result": ("tqlbuilder.run.result", "Result"),
+    "Executor": ("tqlbuilder.run.executor", "Executor"),
+    "SupportsTQL": ("tqlbuilder.run.executor", "SupportsTQL"),
     "RestExecutor": ("tqlbuilder.run.rest", "RestExecutor"),
     "AsyncRestExecutor": ("tqlbuilder.run.async_rest", "AsyncRestExecutor"),
     "LocalExecutor": ("tqlbuilder.run.local", "LocalExecutor"),
@@ -101,6 +104,7 @@ __all__ = [
     "DeadlineExceededError",
     "EngineNotInstalledError",
     "ExecutionError",
+    "Executor",
     "Expr",
     "F",
     "Finding",
@@ -121,6 +125,7 @@ __all__ = [
     "RestExecutor",
     "Result",
     "ServerError",
+    "SupportsTQL",
     "TQLError",
     "TQLSyntaxError",
     "Token",

@@ -13,8 +13,9 @@ such rewrite, and its inverse sits beside it in :mod:`tqlbuilder.parser.recognis
 - :func:`group_before_limit` - a LIMIT on a grouped query limits groups, so grouping is wrapped;
 - :func:`top_k_wrap` - ``ORDER BY <L1/LINF score> LIMIT k`` fails on the engine, so the sort runs
   in a subquery and the LIMIT one level up (``tests/test_hazards.py`` pins the failure);
-- :func:`bm25_paging` - BM25 runs only as ``ORDER BY BM25_SIMILARITY(...) DESC LIMIT n``, so
-  page ``o`` of size ``k`` is ``LIMIT o+k OFFSET o``.
+- :func:`bm25_paging` - BM25 runs only as ``ORDER BY BM25_SIMILARITY(...) DESC LIMIT n`` and
+  breaks ties differently for every ``n``, so it ranks every match once, with a fixed LIMIT, in a
+  subquery, and pages are cut one level up.
 
 :func:`compile_query` is ``print_level(lower(query))``.
 
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from tqlbuilder.engine.catalog import FUNCTIONS
+from tqlbuilder.engine.catalog import BM25_MAX_LIMIT, FUNCTIONS
 from tqlbuilder.errors import BuildError, UnsupportedConstructError
 from tqlbuilder.levels.nodes import Select, SetOp
 from tqlbuilder.levels.printer import compile_expr, print_level
@@ -262,11 +263,16 @@ def _check_visible(
 
 
 def bm25_paging(query: Query, search: TextSearch) -> Select:
-    """``... ORDER BY BM25_SIMILARITY(col, 'text') DESC LIMIT o+k [OFFSET o]``.
+    """A BM25 page: ``SELECT items FROM (<ranked>) LIMIT k [OFFSET o]``.
 
-    The engine runs BM25 only as the single ORDER BY key with LIMIT, so a page is written as
-    the first ``o+k`` rows minus the first ``o``. The inverse is
-    :func:`tqlbuilder.parser.recognise.text_search`.
+    ``<ranked>`` is ``SELECT * FROM src WHERE ... ORDER BY BM25_SIMILARITY(col, 't') DESC LIMIT M``.
+
+    The engine runs BM25 only as the single ORDER BY key with a LIMIT, and its top-k heap breaks
+    ties differently for every LIMIT: pages written as ``LIMIT o+k OFFSET o`` repeat and skip
+    rows (20 pages of 50 over tied scores gave 503 distinct rows of 1000). Ranking every match
+    with the fixed ``M`` = :data:`~tqlbuilder.engine.catalog.BM25_MAX_LIMIT` gives one order, and
+    every page is a slice of it (``tests/probes/paging_ties.md``; cost measured equal). The
+    inverse is :meth:`tqlbuilder.parser.recognise.Recogniser.text_search`.
     """
     if query.row_limit is None:
         raise BuildError(
@@ -294,12 +300,12 @@ def bm25_paging(query: Query, search: TextSearch) -> Select:
             raise UnsupportedConstructError(
                 "a text_search() filter cannot use a select-list alias; filter on source columns"
             )
-    offset = query.row_offset or 0
-    return Select(
-        items=query.items,
+    ranked = Select(
         source=lower_source(query),
         where=query.conditions,
         order=OrderKey(Func("BM25_SIMILARITY", (search.column, search.text)), True),
-        limit=query.row_limit + offset,
-        offset=offset or None,
+        limit=BM25_MAX_LIMIT,
+    )
+    return Select(
+        items=query.items, source=ranked, limit=query.row_limit, offset=query.row_offset or None
     )

@@ -26,6 +26,7 @@ import attrs
 
 __all__ = [
     "ABSENT_FUNCTIONS",
+    "BM25_MAX_LIMIT",
     "FUNCTIONS",
     "METRICS",
     "METRIC_ALIASES",
@@ -133,6 +134,11 @@ FUNCTIONS: MappingProxyType[str, Function] = _catalog(
     Function("SUM_WEIGHT", ("pairs",), ("weights",),
              doc="a row's weight is the sum of the weights whose conditions hold"),
 )  # fmt: skip
+
+#: The largest LIMIT a BM25 ranking reads correctly: the engine reads it as a 32-bit int
+#: (``LIMIT 4294967298`` returns 2 rows; ``LIMIT 2147483648`` fails with "cannot be used without
+#: index"). Source: ``tests/probes/paging_ties.md``, pinned by ``tests/test_engine_semantics.py``.
+BM25_MAX_LIMIT = 2**31 - 1
 
 #: Functions users reach for that the engine does not have, with what to use instead.
 ABSENT_FUNCTIONS: MappingProxyType[str, str] = MappingProxyType(

@@ -19,7 +19,13 @@ from tqlbuilder.tree.expr import (
     Literal,
 )
 
-__all__ = ["Cursor"]
+__all__ = ["MAX_DEPTH", "Cursor"]
+
+#: How deeply parentheses, NOT, unary minus, calls and subqueries may nest in text that
+#: :func:`~tqlbuilder.parse` reads. Deeper text is refused with a TQLSyntaxError at the level that
+#: goes past it, in time linear in the text before it; operator chains (``a + b + ...``, ``x AND y
+#: AND ...``) do not nest and may be of any length.
+MAX_DEPTH = 100
 
 # Token kinds as module constants: an enum attribute lookup costs ~8x a global read, and the
 # parser compares kinds for every token of 1536-number ARRAY literals.
@@ -142,6 +148,16 @@ class Cursor:
         self.tokens = tokens
         self.n = len(tokens)
         self.i = 0
+        self.depth = 0
+
+    def _nest(self) -> None:
+        """Enter one level of nesting; refuse text nested deeper than :data:`MAX_DEPTH`."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self._error(
+                f"the query nests deeper than {MAX_DEPTH} levels (parentheses, NOT, calls and "
+                "subqueries together) here; tqlbuilder reads at most that many"
+            )
 
     # ------------------------------------------------------------------ token helpers
     def _peek(self, offset: int = 0) -> Token | None:

@@ -32,7 +32,7 @@ from tqlbuilder.errors import (
 )
 from tqlbuilder.levels.printer import compile_expr
 from tqlbuilder.parser.arrays import ArrayParser
-from tqlbuilder.parser.cursor import _describe, _is_count, _is_text
+from tqlbuilder.parser.cursor import MAX_DEPTH, _describe, _is_count, _is_text
 from tqlbuilder.text.lexer import Token, TokenKind
 from tqlbuilder.tree.expr import (
     Between,
@@ -141,7 +141,7 @@ class ExpressionParser(ArrayParser):
                 f"expected '(' after IN, got {_describe(self._peek())} (TQL has no IN ARRAY[...])"
             )
         j = 1
-        while self._is_op("(", offset=j):
+        while j <= MAX_DEPTH and self._is_op("(", offset=j):  # bounded: deeper is refused
             j += 1
         if self._is_kw("SELECT", "WITH", offset=j):
             self._unsupported(
@@ -179,6 +179,13 @@ class ExpressionParser(ArrayParser):
 
     def _operand(self, min_bp: int) -> Expr:
         """Precedence climbing over the operators of one operand (everything but AND/OR/IN)."""
+        self._nest()
+        try:
+            return self._climb(min_bp)
+        finally:
+            self.depth -= 1
+
+    def _climb(self, min_bp: int) -> Expr:
         left = self._prefix()
         last_bp = 0  # binding power of the non-associative operator just applied, if any
         while True:
@@ -382,7 +389,7 @@ class ExpressionParser(ArrayParser):
     def _parenthesized(self) -> Expr:
         opened = self.position()
         j = 1
-        while self._is_op("(", offset=j):
+        while j <= MAX_DEPTH and self._is_op("(", offset=j):  # bounded: deeper is refused
             j += 1
         if self._is_kw("SELECT", "WITH", offset=j):
             self._unsupported(

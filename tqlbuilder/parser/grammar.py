@@ -62,6 +62,13 @@ class Parser(ExpressionParser):
 
     def _query_expr(self) -> _Node:
         """A SELECT with its ORDER BY/LIMIT/SAMPLE, a parenthesised query, or a UNION chain."""
+        self._nest()
+        try:
+            return self._query_body()
+        finally:
+            self.depth -= 1
+
+    def _query_body(self) -> _Node:
         start = self.position()
         first: _Node
         if self._is_op("("):

@@ -18,7 +18,7 @@ import attrs
 
 from tqlbuilder.build.query import Query
 from tqlbuilder.compiler.lower import lower
-from tqlbuilder.engine.catalog import FUNCTIONS, METRICS, Metric
+from tqlbuilder.engine.catalog import BM25_MAX_LIMIT, FUNCTIONS, METRICS, Metric
 from tqlbuilder.errors import (
     BuildError,
     UnsupportedSyntaxError,
@@ -292,9 +292,29 @@ class Recogniser:
         yield build(items, ordering, None)
 
     def text_search(self, sel: Select) -> Query | None:
-        """``... ORDER BY BM25_SIMILARITY(col, 'text') DESC LIMIT n [OFFSET o]`` as text_search."""
-        key = sel.order
-        if key is None or not key.descending or sel.limit is None or sel.grouped:
+        """The builder's BM25 page (see :func:`~tqlbuilder.compiler.lower.bm25_paging`).
+
+        ``SELECT items FROM (SELECT * FROM src WHERE ... ORDER BY BM25_SIMILARITY(col, 't') DESC
+        LIMIT M) LIMIT k [OFFSET o]`` with the fixed ``M``. A hand-written ``ORDER BY BM25...
+        DESC LIMIT n`` stays a plain ordered query (it means that heap's top n).
+        """
+        ranked = sel.source
+        if (
+            not isinstance(ranked, Select)
+            or sel.limit is None
+            or sel.where
+            or sel.order is not None
+            or sel.grouped
+            or sel.sampling is not None
+            or ranked.items
+            or ranked.grouped
+            or ranked.offset
+            or ranked.sampling is not None
+            or ranked.limit != BM25_MAX_LIMIT
+        ):
+            return None
+        key = ranked.order
+        if key is None or not key.descending:
             return None
         func = key.expr
         if not isinstance(func, Func) or func.name != "BM25_SIMILARITY" or len(func.args) != 2:
@@ -302,15 +322,12 @@ class Recogniser:
         column, query_text = func.args
         if not isinstance(column, Expr) or not isinstance(query_text, Literal):
             return None
-        offset = sel.offset or 0
-        if sel.sampling is not None or sel.limit < offset:
-            return None
         return Query(
             items=sel.items,
-            source=self._source(sel.source),
-            conditions=sel.where,
-            row_limit=sel.limit - offset,
-            row_offset=offset or None,
+            source=self._source(ranked.source),
+            conditions=ranked.where,
+            row_limit=sel.limit,
+            row_offset=sel.offset or None,
             search=TextSearch(column, query_text),
         )
 

@@ -80,8 +80,9 @@ class _Bearer:
 class AsyncRestExecutor:
     """Sends TQL to ``POST {url}`` from async code; ``await execute(q)`` returns a Result.
 
-    One pooled ``httpx.AsyncClient`` per executor; use it from one event loop (asyncio, or
-    trio through anyio) and close it with ``async with`` or :meth:`aclose`.
+    One pooled ``httpx.AsyncClient`` per executor; use it from one event loop (tested on
+    asyncio; the code uses anyio, as httpx does) and close it with ``async with`` or
+    :meth:`aclose`.
 
     Args:
         token: the Activeloop token; defaults to ``ACTIVELOOP_TOKEN``. Surrounding whitespace

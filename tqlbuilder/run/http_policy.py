@@ -139,17 +139,23 @@ def redactor(token: str) -> Callable[[str], str]:
         'request failed'
     """
     if len(token) >= MIN_REDACT_EVERYWHERE:
+        pattern = re.compile(re.escape(token))
+    else:
+        pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(token)}(?![A-Za-z0-9_])")
+    # Repeat while the token is still found: "***" and its neighbours can spell the token
+    # again (a token with "*" inside). Each pass shortens the text when the token is longer
+    # than "***", so this ends; shorter tokens get one pass.
+    repeat = len(token) > len(REDACTED)
 
-        def everywhere(text: str) -> str:
-            return text.replace(token, REDACTED) if token in text else text
+    def redact(text: str) -> str:
+        if token not in text:
+            return text
+        while True:
+            text, count = pattern.subn(REDACTED, text)
+            if not (count and repeat and pattern.search(text)):
+                return text
 
-        return everywhere
-    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(token)}(?![A-Za-z0-9_])")
-
-    def standalone(text: str) -> str:
-        return pattern.sub(REDACTED, text) if token in text else text
-
-    return standalone
+    return redact
 
 
 def check_url(url: object) -> str:

@@ -15,12 +15,13 @@ import os
 import random
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
 import orjson
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -81,8 +82,8 @@ class RestExecutor(Executor):
         deadline: total seconds one ``execute`` may take (connect, send, receive, every
             retry and back-off wait), or None (default) for no limit. Enforced on every socket
             read, so a server that trickles bytes cannot hold a call past it (with a
-            ``session`` of your own: only between reads of at most 64 KiB and through the
-            timeouts, see docs/executing.md).
+            ``session`` of your own: between socket reads of the body and through the
+            timeouts, so trickled *headers* can exceed it; see docs/executing.md).
         max_attempts: total attempts per query (>= 1; default 3). Retries happen only on
             connection errors, timeouts and HTTP 429/502/503, after an exponential full-jitter
             wait (``backoff * 2**n``, at most ``max_backoff``) or the server's ``Retry-After``
@@ -261,6 +262,14 @@ class RestExecutor(Executor):
             failure = too_large.failure
         except requests.RequestException as exc:
             failure = self._transport_failure(exc, tql)
+        except urllib3.exceptions.HTTPError as exc:  # from raw reads (a caller's session)
+            failure = policy.transport_failure(
+                "timed out" if isinstance(exc, urllib3.exceptions.TimeoutError) else "failed",
+                exc,
+                tql,
+                self._redact,
+                retryable=not isinstance(exc, urllib3.exceptions.SSLError),
+            )
         except OSError as exc:  # e.g. an unreadable CA bundle path
             failure = policy.transport_failure("failed", exc, tql, self._redact, retryable=False)
         finally:
@@ -282,16 +291,31 @@ class RestExecutor(Executor):
             raise _TooLarge(policy.too_large(limit, status, int(declared), tql))
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_content(chunk_size=_CHUNK):
+        for chunk in self._chunks(response, deadline_at):
             size += len(chunk)
             if size > limit:
                 raise _TooLarge(policy.too_large(limit, status, size, tql))
-            if deadline_at is not None and time.monotonic() >= deadline_at:
-                # Only reachable with a session of the caller's (executor-made sessions
-                # stop inside the socket read): give up between chunks.
-                raise requests.exceptions.ReadTimeout("deadline passed while reading the body")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _chunks(self, response: requests.Response, deadline_at: float | None) -> Iterator[bytes]:
+        """The (decoded) body in pieces.
+
+        Executor-made sessions stop at the deadline inside the socket read. A caller's session
+        cannot be reached into: with a deadline, the body is read with ``read1`` (at most one
+        socket read, bounded by the read timeout, which is bounded by the time left) and the
+        clock is checked between reads.
+        """
+        if deadline_at is None or self._owns_session:
+            yield from response.iter_content(chunk_size=_CHUNK)
+            return
+        while True:
+            if time.monotonic() >= deadline_at:
+                raise requests.exceptions.ReadTimeout("the call's deadline passed")
+            chunk = response.raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                return
+            yield chunk
 
     def _transport_failure(self, exc: requests.RequestException, tql: str) -> Failure:
         retryable = isinstance(
@@ -383,15 +407,18 @@ class _DeadlineHTTPSConnection(HTTPSConnection):
         return _getresponse_with_deadline(self, HTTPSConnection)
 
 
-class _HTTPPool(HTTPConnectionPool):
+class DeadlineHTTPConnectionPool(HTTPConnectionPool):
     ConnectionCls = _DeadlineHTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _DeadlineHTTPSConnection
 
 
-_POOLS: dict[str, type[HTTPConnectionPool]] = {"http": _HTTPPool, "https": _HTTPSPool}
+_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": DeadlineHTTPConnectionPool,
+    "https": DeadlineHTTPSConnectionPool,
+}
 
 
 class _DeadlineAdapter(HTTPAdapter):

@@ -419,11 +419,23 @@ class Raw(Expr):
 
 @attrs.frozen(eq=False, repr=False)
 class Binary(Expr):
-    """A comparison (``= != < <= > >=``) or arithmetic (``+ - * / %``) between two operands."""
+    """A comparison (``= != < <= > >=``) or arithmetic (``+ - * / %``) between two operands.
+
+    A left-nested chain (``a + b + c ...``, as the parser reads it) has a flat key, built in a
+    loop, so chains of any length hash and compare without recursion.
+    """
 
     op: str
     left: Expr
     right: Expr
+
+    def key(self) -> tuple[Any, ...]:
+        spine: list[Binary] = []
+        node: Expr = self
+        while type(node) is Binary:
+            spine.append(node)
+            node = node.left
+        return ("Binary", node.key(), *((b.op, b.right.key()) for b in reversed(spine)))
 
 
 @attrs.frozen(eq=False, repr=False)

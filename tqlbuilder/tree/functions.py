@@ -1,6 +1,9 @@
 """The engine's functions (``from tqlbuilder import functions as F``).
 
-Only functions that exist and work on the Deep Lake 4.7 engine are offered. Arguments in an
+Only functions that exist and work on the Deep Lake 4.7 engine are offered: the entries of the
+function catalog (:mod:`tqlbuilder.engine.catalog`). Each typed wrapper below validates its
+arguments by the roles its catalog entry lists (:func:`call`); a catalog entry without a wrapper
+is still served by name (``F.some_function(...)``) through the same validation. Arguments in an
 expression position accept expressions or column names (a plain ``str`` is a column name);
 vectors accept lists or numpy arrays; value arguments (a search text, a JSON key) take Python
 values.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tqlbuilder.engine.catalog import ABSENT_FUNCTIONS, FUNCTIONS
 from tqlbuilder.engine.rules import sampling_weight_problem, sampling_weights_problem
 from tqlbuilder.errors import InvalidValueError, UnsupportedTypeError
 from tqlbuilder.tree.expr import (
@@ -60,10 +64,6 @@ __all__ = [
 ]
 
 
-def _expr(value: Any, argument: str) -> Expr:
-    return as_expr(value, argument=argument)
-
-
 def _vec(value: Any, argument: str, ndim: int | None = 1) -> Expr:
     """A vector argument: an expression/column name, or a list/ndarray rendered as ARRAY[...]."""
     if isinstance(value, (Expr, str)):
@@ -71,8 +71,72 @@ def _vec(value: Any, argument: str, ndim: int | None = 1) -> Expr:
     return vector(value, ndim=ndim, argument=argument)
 
 
-def _call(name: str, *args: Expr | WeightPair) -> Func:
-    return Func(name, tuple(args))
+def _text(value: Any, argument: str) -> Expr:
+    if not isinstance(value, str):
+        raise UnsupportedTypeError(f"{argument} must be a str, got {type(value).__name__}")
+    return as_literal(value, argument=argument)
+
+
+def _row(value: Any, argument: str) -> Expr:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidValueError(f"{argument} must be a non-negative int, got {value!r}")
+    return lit(value)
+
+
+_BY_ROLE = {
+    "expr": lambda value, argument: as_expr(value, argument=argument),
+    "vector": _vec,
+    "matrix": lambda value, argument: _vec(value, argument, ndim=2),
+    "text": _text,
+    "row": _row,
+}
+
+
+def call(name: str, *args: Any) -> Func:
+    """``NAME(args)`` for a catalog function, each argument validated by its role.
+
+    Raises:
+        InvalidValueError: ``name`` is not an engine function, or a value is out of range.
+        UnsupportedTypeError: an argument has the wrong type for its role.
+
+    >>> call("L2_NORM", [0.5, 1]).to_tql()
+    'L2_NORM(ARRAY[0.5,1.0])'
+    """
+    function = FUNCTIONS.get(name)
+    if function is None:
+        hint = ABSENT_FUNCTIONS.get(name)
+        raise InvalidValueError(
+            f"{name} is not an engine function{f' ({hint})' if hint else ''}; available: "
+            f"{', '.join(sorted(FUNCTIONS))}"
+        )
+    if function.arity is None:
+        return _weights(name, args)
+    if len(args) != function.arity:
+        raise InvalidValueError(
+            f"{name.lower()}() takes {function.arity} argument(s) "
+            f"({', '.join(function.params) or 'none'}), got {len(args)}"
+        )
+    return Func(
+        name,
+        tuple(
+            _BY_ROLE[role](value, param)
+            for value, param, role in zip(args, function.params, function.roles, strict=True)
+        ),
+    )
+
+
+def __getattr__(attribute: str) -> Any:
+    """Serve catalog functions that have no typed wrapper yet: ``F.name(...)``."""
+    name = attribute.upper()
+    if attribute.islower() and name in FUNCTIONS:
+
+        def wrapper(*args: Any) -> Func:
+            return call(name, *args)
+
+        wrapper.__name__ = attribute
+        wrapper.__doc__ = f"``{name}(...)``: {FUNCTIONS[name].doc}."
+        return wrapper
+    raise AttributeError(f"module 'tqlbuilder.tree.functions' has no attribute {attribute!r}")
 
 
 # --------------------------------------------------------------------------- similarity
@@ -80,37 +144,37 @@ def _call(name: str, *args: Expr | WeightPair) -> Func:
 
 def cosine_similarity(a: Any, b: Any) -> Func:
     """``COSINE_SIMILARITY(a, b)`` in [-1, 1]; higher is more similar (sort DESC)."""
-    return _call("COSINE_SIMILARITY", _vec(a, "a"), _vec(b, "b"))
+    return call("COSINE_SIMILARITY", a, b)
 
 
 def dot(a: Any, b: Any) -> Func:
     """``DOT(a, b)``, the inner product; higher is more similar (sort DESC)."""
-    return _call("DOT", _vec(a, "a"), _vec(b, "b"))
+    return call("DOT", a, b)
 
 
 def l2_norm(x: Any) -> Func:
     """``L2_NORM(x)``; for a distance pass a difference: ``F.l2_norm(col("e") - vec)`` (ASC)."""
-    return _call("L2_NORM", _vec(x, "x"))
+    return call("L2_NORM", x)
 
 
 def l1_norm(x: Any) -> Func:
     """``L1_NORM(x)`` (Manhattan length; ASC for nearest)."""
-    return _call("L1_NORM", _vec(x, "x"))
+    return call("L1_NORM", x)
 
 
 def linf_norm(x: Any) -> Func:
     """``LINF_NORM(x)`` (largest absolute element; ASC for nearest)."""
-    return _call("LINF_NORM", _vec(x, "x"))
+    return call("LINF_NORM", x)
 
 
 def hamming_distance(a: Any, b: Any) -> Func:
     """``HAMMING_DISTANCE(a, b)`` (the engine returns it wrapped in a 1-element array)."""
-    return _call("HAMMING_DISTANCE", _vec(a, "a"), _vec(b, "b"))
+    return call("HAMMING_DISTANCE", a, b)
 
 
 def maxsim(doc: Any, query: Any) -> Func:
     """``MAXSIM(doc, query)``: multi-vector (ColBERT-style) late interaction; query is 2-D."""
-    return _call("MAXSIM", _vec(doc, "doc", ndim=2), _vec(query, "query", ndim=2))
+    return call("MAXSIM", doc, query)
 
 
 def bm25_similarity(column: Any, text: str) -> Func:
@@ -119,9 +183,7 @@ def bm25_similarity(column: Any, text: str) -> Func:
     The engine accepts it only as ``ORDER BY BM25_SIMILARITY(...) DESC LIMIT k`` (its score
     cannot be selected); prefer :meth:`Query.text_search`, which compiles to exactly that.
     """
-    if not isinstance(text, str):
-        raise UnsupportedTypeError(f"text must be a str, got {type(text).__name__}")
-    return _call("BM25_SIMILARITY", _expr(column, "column"), as_literal(text, argument="text"))
+    return call("BM25_SIMILARITY", column, text)
 
 
 # --------------------------------------------------------------------------- arrays, JSON
@@ -129,12 +191,12 @@ def bm25_similarity(column: Any, text: str) -> Func:
 
 def contains(x: Any, value: Any) -> Expr:
     """``CONTAINS(x, value)``: substring (text, JSON strings) or array membership."""
-    return _expr(x, "x").contains(value)
+    return as_expr(x, argument="x").contains(value)
 
 
 def shape(x: Any) -> Func:
     """``SHAPE(x)``: the shape of each row's value, as an array (index it: ``shape(x)[0]``)."""
-    return _call("SHAPE", _expr(x, "x"))
+    return call("SHAPE", x)
 
 
 def count(x: Any) -> Expr:
@@ -144,44 +206,42 @@ def count(x: Any) -> Expr:
 
 def data(x: Any, row: int) -> Func:
     """``DATA(x, row)``: the value of column ``x`` at source row ``row`` (query by example)."""
-    if isinstance(row, bool) or not isinstance(row, int) or row < 0:
-        raise InvalidValueError(f"row must be a non-negative int, got {row!r}")
-    return _call("DATA", _expr(x, "x"), lit(row))
+    return call("DATA", x, row)
 
 
 def any(x: Any) -> Func:
     """``ANY(x)``: true if any element of a boolean array is true."""
-    return _call("ANY", _expr(x, "x"))
+    return call("ANY", x)
 
 
 def all(x: Any) -> Func:
     """``ALL(x)``: true if every element is true (true for an empty array)."""
-    return _call("ALL", _expr(x, "x"))
+    return call("ALL", x)
 
 
 def all_strict(x: Any) -> Func:
     """``ALL_STRICT(x)``: like ``ALL`` but false for an empty array."""
-    return _call("ALL_STRICT", _expr(x, "x"))
+    return call("ALL_STRICT", x)
 
 
 def logical_and(a: Any, b: Any) -> Func:
     """``LOGICAL_AND(a, b)``: element-wise AND of two boolean arrays."""
-    return _call("LOGICAL_AND", _expr(a, "a"), _expr(b, "b"))
+    return call("LOGICAL_AND", a, b)
 
 
 def logical_or(a: Any, b: Any) -> Func:
     """``LOGICAL_OR(a, b)``: element-wise OR of two boolean arrays."""
-    return _call("LOGICAL_OR", _expr(a, "a"), _expr(b, "b"))
+    return call("LOGICAL_OR", a, b)
 
 
 def nonzero(x: Any) -> Func:
     """``NONZERO(x)``: indices of the non-zero elements."""
-    return _call("NONZERO", _expr(x, "x"))
+    return call("NONZERO", x)
 
 
 def keys(x: Any) -> Func:
     """``KEYS(x)``: the keys of a JSON / dict value."""
-    return _call("KEYS", _expr(x, "x"))
+    return call("KEYS", x)
 
 
 # --------------------------------------------------------------------------- reductions, math
@@ -189,37 +249,37 @@ def keys(x: Any) -> Func:
 
 def sum(x: Any) -> Func:
     """``SUM(x)``: sum of a row's array, or over a group after ``group_by``."""
-    return _call("SUM", _expr(x, "x"))
+    return call("SUM", x)
 
 
 def avg(x: Any) -> Func:
     """``AVG(x)``: mean of a row's array, or over a group."""
-    return _call("AVG", _expr(x, "x"))
+    return call("AVG", x)
 
 
 def prod(x: Any) -> Func:
     """``PROD(x)``: product of a row's array, or over a group."""
-    return _call("PROD", _expr(x, "x"))
+    return call("PROD", x)
 
 
 def amin(x: Any) -> Func:
     """``AMIN(x)``: smallest element (the engine has no MIN)."""
-    return _call("AMIN", _expr(x, "x"))
+    return call("AMIN", x)
 
 
 def amax(x: Any) -> Func:
     """``AMAX(x)``: largest element (the engine has no MAX)."""
-    return _call("AMAX", _expr(x, "x"))
+    return call("AMAX", x)
 
 
 def sqrt(x: Any) -> Func:
     """``SQRT(x * 1.0)``: the engine returns garbage for SQRT of an integer, so promote first."""
-    return _call("SQRT", Binary("*", _expr(x, "x"), lit(1.0)))
+    return call("SQRT", Binary("*", as_expr(x, argument="x"), lit(1.0)))
 
 
 def abs(x: Any) -> Func:
     """``ABS(x)``."""
-    return _call("ABS", _expr(x, "x"))
+    return call("ABS", x)
 
 
 # --------------------------------------------------------------------------- rows, sampling
@@ -227,12 +287,12 @@ def abs(x: Any) -> Func:
 
 def row_number() -> Func:
     """``ROW_NUMBER()``: 0-based position (source position in WHERE, output position in SELECT)."""
-    return _call("ROW_NUMBER")
+    return call("ROW_NUMBER")
 
 
 def random() -> Func:
     """``RANDOM()``: a random integer. Not usable as a sort key; use ``sample_by`` to draw rows."""
-    return _call("RANDOM")
+    return call("RANDOM")
 
 
 def _weights(name: str, pairs: tuple[tuple[Any, Any], ...]) -> Func:

@@ -57,8 +57,10 @@ def raw(fragment: str) -> Raw:
                 raise RawFragmentError(f"raw() fragment has an unbalanced {token.text!r} {where}")
     if depth:
         raise RawFragmentError(f"raw() fragment has an unclosed {depth[-1]!r}")
-    if "\r" in fragment or "\x00" in fragment:  # pragma: no cover - the lexer reports these
-        raise RawFragmentError("raw() fragment contains CR or NUL")
+    if "\r" in fragment or "\x00" in fragment:  # inside quotes: the lexer keeps them in a token
+        raise RawFragmentError(
+            "raw() fragment contains CR or NUL inside quotes: the engine stops reading there"
+        )
     return Raw(fragment.strip())
 
 
