@@ -310,6 +310,18 @@ def test_wrong_vector_lengths_are_refused_with_both_sizes(
 
 
 @pytest.mark.engine
+def test_vector_lengths_checked_for_plain_paths_too(data_root: Path) -> None:
+    url = f"file://{data_root / ORG / DOCS}"
+    with pytest.raises(
+        QueryError, match="column embedding has 4 dimensions, the query vector has 2"
+    ):
+        LocalExecutor().execute(
+            select("id").from_(url).similar_to([1.0, 0.0], metric="l2").limit(1)
+        )
+    assert len(LocalExecutor().execute(select("id").from_(url).similar_to([1.0] * 4).limit(2))) == 2
+
+
+@pytest.mark.engine
 def test_engine_gives_no_sizes_for_a_wrong_vector_length(data_root: Path) -> None:
     """Why the check exists (deeplake 4.7.4): a short cosine vector silently matches nothing."""
     import deeplake

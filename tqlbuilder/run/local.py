@@ -175,8 +175,11 @@ class LocalExecutor(Executor):
         paths = {str(token.value) for token in _source_tokens(tokens)}
         if len(paths) != 1:
             return
+        path = paths.pop()
+        if "://" in path and not path.startswith(("file://", "mem://")):
+            return  # remote storage: not worth a second round trip; the engine answers
         try:
-            schema = require_engine().open_read_only(paths.pop()).schema
+            schema = require_engine().open_read_only(path).schema
         except Exception:  # not openable here: the engine will say why when it runs
             return
         check_vector_lengths(tql, fixed_dimensions(schema), tokens=tokens)
