@@ -263,6 +263,8 @@ def test_views_and_read_only_handles(data_root: Path) -> None:
         5,
     ]
     assert DatasetExecutor(view).row_indices(col("id") > 2) == [3, 4, 5]
+    on_view = asyncio.run(DatasetExecutor(view).execute_async(select("id").where(col("id") > 3)))
+    assert on_view.column("id") == [4, 5]
     assert DatasetExecutor(ds).execute(select("id").where(col("id") > 9)).column("id") == [10, 11]
 
 
