@@ -325,10 +325,15 @@ def test_vector_lengths_checked_for_plain_paths_too(data_root: Path) -> None:
 
 @pytest.mark.engine
 def test_engine_gives_no_sizes_for_a_wrong_vector_length(data_root: Path) -> None:
-    """Why the check exists (deeplake 4.7.4): a short cosine vector silently matches nothing."""
+    """Why the check exists (deeplake 4.7.4): no sizes, and a WHERE silently matches nothing."""
     import deeplake
 
     ds = deeplake.open_read_only(f"file://{data_root / ORG / DOCS}")
+    ranking = (
+        "SELECT * FROM (SELECT id, DOT(embedding, ARRAY[1.0,0.0]) AS s) ORDER BY s DESC LIMIT 2"
+    )
+    with pytest.raises(RuntimeError, match="different length arrays"):
+        ds.query(ranking)
     assert (
         len(ds.query("SELECT id WHERE COSINE_SIMILARITY(embedding, ARRAY[1.0,0.0,0.0]) > -2")) == 0
     )

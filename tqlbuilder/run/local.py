@@ -418,8 +418,9 @@ def check_vector_lengths(
     Looks at every vector function call (``COSINE_SIMILARITY``, ``DOT``, ``L2_NORM``, ``L1_NORM``,
     ``LINF_NORM``, ``MAXSIM``, ``HAMMING_DISTANCE``) whose arguments name exactly one column of
     ``dimensions`` and hold ``ARRAY[...]`` literals, and compares each literal's innermost
-    length. The engine itself gives no sizes: on deeplake 4.7.4 a cosine ranking with a short
-    vector returns no rows at all and ``L2_NORM`` fails with an unrelated message
+    length. The engine itself gives no sizes: on deeplake 4.7.4 a ranking fails with "Can't
+    compute dot product of different length arrays" (or "... arrays with different shapes"),
+    and ``COSINE_SIMILARITY(...) > x`` in a WHERE silently matches no row
     (tests/test_dataset.py). Text the lexer rejects is left to the engine. ``tokens`` (the
     lexed ``tql``, or of a copy whose dataset paths were mapped) saves lexing it again.
     """
