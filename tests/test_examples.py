@@ -108,6 +108,8 @@ def test_retriever() -> None:
     assert "naive f-string:  QueryError" in out
     assert "safe  retriever: 0 hits (no passage has that source)" in out
     assert "the filter was rewritten" in out  # the naive version was injected
+    refused = [line for line in lines if line.startswith("Refused {'$or'")]
+    assert len(refused) == 1 and "cannot filter on 'embedding'" in refused[0]
     assert "Refused {'embedding': {'$gt': 0}}: cannot filter on 'embedding'" in out
     assert "unknown operator '$regex'" in out
 
