@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from types import TracebackType
@@ -43,6 +44,12 @@ __all__ = [
 ]
 
 _SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
+# A bracketed list of plain numbers (a vector literal): its contents cannot hold SELECT or FROM,
+# so it is collapsed before lexing (a 1536-d vector is most of a query's text). ``--`` is
+# excluded: it would start a comment.
+_NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_SIGNED = rf"(?:-(?!-)\s*)*{_NUMBER}"
+_NUMERIC_LIST = re.compile(rf"\[\s*{_SIGNED}(?:\s*,\s*{_SIGNED})*\s*\]")
 _SOURCE_LESS_MESSAGE = (
     "this query has no dataset source (no from_()): {name} runs queries by dataset path, "
     'so add .from_("hub://<org>/<dataset>") (a FROM clause), or run it on an open dataset '
@@ -87,8 +94,10 @@ def is_source_less(tql: str) -> bool:
         >>> is_source_less('SELECT * FROM (SELECT * FROM "hub://o/d") LIMIT 1')
         False
     """
+    if "SELECT" not in tql.upper():
+        return False
     try:
-        tokens = lex(tql)
+        tokens = lex(_NUMERIC_LIST.sub("[0]", tql))
     except TQLError:
         return False
     pending = [False]  # per bracket level: a SELECT seen here has not met its FROM yet
