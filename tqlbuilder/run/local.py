@@ -52,6 +52,8 @@ _log = logging.getLogger("tqlbuilder.run.local")
 _VECTOR_FUNCTIONS = frozenset(
     {"COSINE_SIMILARITY", "DOT", "L2_NORM", "L1_NORM", "LINF_NORM", "MAXSIM", "HAMMING_DISTANCE"}
 )
+_POLL_FIRST = 0.0002  # seconds between is_completed() checks of an engine Future, doubling
+_POLL_MAX = 0.005
 _DYNAMIC = 2**63  # the engine reports a dynamic dimension as 2**64 - 1
 
 _REFUSED_CODES = CRASH_CODES | TRUNCATION_CODES
@@ -347,15 +349,24 @@ def engine_failure(exc: Exception) -> str:
 
 
 async def await_engine(future: Any) -> Any:
-    """Await a ``deeplake.Future``; a cancelled caller cancels it and never waits on it again.
+    """Wait for a ``deeplake.Future`` without blocking the event loop; return its result.
 
-    (deeplake 4.7.4: ``Future.result()`` after ``cancel()`` blocks forever.)
+    Polls ``is_completed()`` (sleeping 0.2 ms, doubling up to 5 ms) instead of awaiting the
+    Future itself: on deeplake 4.7.4 ``await future`` has an engine thread call back into the
+    event loop, and when that callback comes late it needs the GIL while a later synchronous
+    ``deeplake.query`` holds it and waits for that same thread: the process hangs
+    (tests/test_dataset.py). A cancelled caller cancels the Future and never waits on it again
+    (``Future.result()`` after ``cancel()`` blocks forever).
     """
+    delay = _POLL_FIRST
     try:
-        return await future
+        while not future.is_completed():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _POLL_MAX)
     except asyncio.CancelledError:
         future.cancel()
         raise
+    return future.result()
 
 
 def _materialise(
