@@ -12,15 +12,14 @@ written to a temporary directory; the query is a top-10 cosine search built with
 * info rows: the same query passed as a *string* (checked with ``tqlbuilder.check`` first, as
   every hand-written text is), and ``deeplake.query`` alone without reading the columns.
 
-When ``tqlbuilder.run.dataset.DatasetExecutor`` exists (a later branch), its overhead over
-``ds.query(text)`` on an open dataset is measured too, for a 10-row result.
+``DatasetExecutor(ds).execute(q)`` is measured against ``ds.query(text)`` plus reading the
+columns on the same dataset opened as a handle, for a 10-row filter result (target 1.1x).
 
 Both sides are checked to return the same ids before anything is timed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -149,20 +148,35 @@ def run(settings: Settings) -> list[Row]:
 
 
 def _dataset_executor_rows(deeplake: Any, url: str, text: str, settings: Settings) -> list[Row]:
-    """DatasetExecutor over ds.query(text) (10-row result): measured once it is on this branch."""
-    if importlib.util.find_spec("tqlbuilder.run.dataset") is not None:
-        from benchmarks.bench_dataset import dataset_executor_rows
+    """DatasetExecutor(ds).execute(q) over ds.query(text) + reading, for a 10-row result."""
+    from tqlbuilder import DatasetExecutor, col
 
-        return dataset_executor_rows(deeplake, url, text, settings)
+    ds = deeplake.open(url)
+    query = select("id", "text").where(col("id") < 10)
+    handle_text = query.to_tql()
+    executor = DatasetExecutor(ds)
+
+    def direct() -> list[Any]:
+        view = ds.query(handle_text)
+        return [view[column.name][:] for column in view.schema.columns]
+
+    expected = [int(i) for i in direct()[0]]
+    if [int(i) for i in executor.execute(query).columns["id"]] != expected or len(expected) != 10:
+        raise AssertionError("figure 9: DatasetExecutor and ds.query return other rows")
+    result = compare(
+        {"ds.query + read": direct, "DatasetExecutor.execute(q)": partial(executor.execute, query)},
+        rounds=2 * settings.rounds,
+        batch_ns=settings.batch_ns,
+    )
+    base = result.median("ds.query + read")
+    ratio = 1.0 / result.speedup("ds.query + read", "DatasetExecutor.execute(q)")
     return [
-        Row(
-            figure="9",
-            case="DatasetExecutor overhead over ds.query(text), 10-row result",
-            baseline="-",
-            candidate="-",
-            result="not measured: tqlbuilder.run.dataset is not on this branch yet",
-            target="<= 1.1x",
-            status=status(None),
-            value=0.0,
+        _ratio_row(
+            f"DatasetExecutor.execute(q) on an open dataset, 10-row filter over "
+            f"{settings.local_rows:,} rows",
+            f"ds.query + read {format_ns(base)}",
+            f"execute(q) {format_ns(result.median('DatasetExecutor.execute(q)'))}",
+            ratio,
+            True,
         )
     ]

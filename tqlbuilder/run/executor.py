@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.run.result import Result
 
 __all__ = [
+    "NUMERIC_LIST",
     "Executor",
     "SupportsTQL",
     "compiled_text",
@@ -50,7 +51,7 @@ _SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
 # excluded: it would start a comment.
 _NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _SIGNED = rf"(?:-(?!-)\s*)*{_NUMBER}"
-_NUMERIC_LIST = re.compile(rf"\[\s*{_SIGNED}(?:\s*,\s*{_SIGNED})*\s*\]")
+NUMERIC_LIST = re.compile(rf"\[\s*{_SIGNED}(?:\s*,\s*{_SIGNED})*\s*\]")
 _SOURCE_LESS_MESSAGE = (
     "this query has no dataset source (no from_()): {name} runs queries by dataset path, "
     'so add .from_("hub://<org>/<dataset>") (a FROM clause), or run it on an open dataset '
@@ -124,7 +125,7 @@ def is_source_less(tql: str) -> bool:
     if "SELECT" not in tql.upper():
         return False
     try:
-        tokens = lex(_NUMERIC_LIST.sub("[0]", tql))
+        tokens = lex(NUMERIC_LIST.sub("[0]", tql))
     except TQLError:
         return False
     pending = [False]  # per bracket level: a SELECT seen here has not met its FROM yet

@@ -26,7 +26,7 @@ from tqlbuilder.errors import (
     TQLError,
     UnsupportedTypeError,
 )
-from tqlbuilder.run.executor import Executor
+from tqlbuilder.run.executor import NUMERIC_LIST, Executor
 from tqlbuilder.run.logging_util import log_query
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
 from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, check
@@ -177,8 +177,10 @@ class LocalExecutor(Executor):
         """Compare query vectors with the schema of the one dataset ``text`` reads, if any."""
         if "ARRAY" not in text.upper():
             return
+        # each list of plain numbers becomes [n], its length (a 1536-d vector is ~3,000 tokens)
+        counted = NUMERIC_LIST.sub(lambda m: f"[{m.group(0).count(',') + 1}]", text)
         try:
-            tokens = lex(text)
+            tokens = lex(counted)
         except TQLError:
             return  # the engine reports malformed text
         paths = {str(token.value) for token in _source_tokens(tokens)}
@@ -191,7 +193,7 @@ class LocalExecutor(Executor):
             schema = require_engine().open_read_only(path).schema
         except Exception:  # not openable here: the engine will say why when it runs
             return
-        check_vector_lengths(tql, fixed_dimensions(schema), tokens=tokens)
+        check_vector_lengths(tql, fixed_dimensions(schema), tokens=tokens, counted=True)
 
     def _unmap(self, message: str) -> str:
         """Show mapped paths as ``hub://`` again, so messages do not reveal the root."""
@@ -444,7 +446,11 @@ def fixed_dimensions(schema: Any) -> dict[str, int]:
 
 
 def check_vector_lengths(
-    tql: str, dimensions: Mapping[str, int], *, tokens: Sequence[Token] | None = None
+    tql: str,
+    dimensions: Mapping[str, int],
+    *,
+    tokens: Sequence[Token] | None = None,
+    counted: bool = False,
 ) -> None:
     """Raise QueryError when a query vector's length differs from its column's dimensions.
 
@@ -455,7 +461,8 @@ def check_vector_lengths(
     compute dot product of different length arrays" (or "... arrays with different shapes"),
     and ``COSINE_SIMILARITY(...) > x`` in a WHERE silently matches no row
     (tests/test_dataset.py). Text the lexer rejects is left to the engine. ``tokens`` (the
-    lexed ``tql``, or of a copy whose dataset paths were mapped) saves lexing it again.
+    lexed ``tql``, or of a copy whose dataset paths were mapped) saves lexing it again;
+    ``counted``: in those tokens every list of plain numbers was written ``[n]``, its length.
     """
     if not dimensions or "ARRAY" not in tql.upper():
         return
@@ -471,11 +478,15 @@ def check_vector_lengths(
             and str(token.value).upper() in _VECTOR_FUNCTIONS
             and tokens[index + 1].text == "("
         ):
-            _check_call(tokens, index + 1, dimensions, tql)
+            _check_call(tokens, index + 1, dimensions, tql, counted)
 
 
 def _check_call(
-    tokens: Sequence[Token], open_index: int, dimensions: Mapping[str, int], tql: str
+    tokens: Sequence[Token],
+    open_index: int,
+    dimensions: Mapping[str, int],
+    tql: str,
+    counted: bool = False,
 ) -> None:
     """Check the call whose ``(`` is ``tokens[open_index]`` (its own level only)."""
     columns: set[str] = set()
@@ -493,7 +504,7 @@ def _check_call(
         elif depth == 1:
             following = tokens[index + 1].text if index + 1 < len(tokens) else ""
             if token.kind is TokenKind.KEYWORD and token.value == "ARRAY" and following == "[":
-                length, index = _array_length(tokens, index + 1)
+                length, index = _array_length(tokens, index + 1, counted)
                 lengths.append(length)
                 continue
             if (
@@ -515,7 +526,9 @@ def _check_call(
             )
 
 
-def _array_length(tokens: Sequence[Token], open_index: int) -> tuple[int, int]:
+def _array_length(
+    tokens: Sequence[Token], open_index: int, counted: bool = False
+) -> tuple[int, int]:
     """Innermost length of the ``ARRAY[...]`` whose ``[`` is ``tokens[open_index]``; index after it.
 
     For ``ARRAY[ARRAY[1,2,3],ARRAY[4,5,6]]`` that is the first row's length (3).
@@ -532,7 +545,10 @@ def _array_length(tokens: Sequence[Token], open_index: int) -> tuple[int, int]:
         elif text == "]":
             if length is None and innermost_open is not None:
                 between = tokens[innermost_open + 1 : index]
-                length = sum(token.text == "," for token in between) + 1 if between else 0
+                if counted and len(between) == 1 and between[0].kind is TokenKind.INTEGER:
+                    length = int(between[0].text)  # a list collapsed to its length
+                else:
+                    length = sum(token.text == "," for token in between) + 1 if between else 0
             depth -= 1
             if depth == 0:
                 return length or 0, index + 1
