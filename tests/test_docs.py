@@ -11,6 +11,9 @@ with these names already defined, backed by a real local dataset built from ``ex
 - ``EMBEDDING``: the real 384-d embedding of the question "When did humans first land on the
   Moon?" (the answer is passage 42).
 
+A ```text block titled "Output" right after a Python block shows what that block prints: the
+test compares the two (trailing spaces ignored), so a printed result on a page cannot go stale.
+
 A block whose fence carries a title starting with "not run" (```` ```python title="not run:
 needs an Activeloop token" ````) is skipped. That marker is only for calls to the real cloud
 endpoint, which CI cannot reach; the test enforces that such blocks talk to the cloud and that
@@ -19,7 +22,9 @@ there are only a few of them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 import pathlib
 import re
@@ -39,6 +44,7 @@ PAGES = sorted([REPO / "README.md", *DOCS.rglob("*.md")])
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
 _TITLE = re.compile(r'title="(?P<title>[^"]*)"')
 SKIP_PREFIX = "not run"
+OUTPUT_TITLE = "Output"
 MAX_SKIPPED = 6
 
 
@@ -51,6 +57,7 @@ class Block:
         self.title = title
         self.line = line
         self.code = code
+        self.output: str | None = None  # the "Output" block that follows, if any
 
     @property
     def skipped(self) -> bool:
@@ -93,7 +100,12 @@ def extract_blocks(page: pathlib.Path) -> list[Block]:
 
 
 def python_blocks(page: pathlib.Path) -> list[Block]:
-    return [block for block in extract_blocks(page) if block.language == "python"]
+    """The page's Python blocks, each with the text of the "Output" block right after it."""
+    blocks = extract_blocks(page)
+    for block, following in zip(blocks, blocks[1:]):
+        if following.language == "text" and following.title == OUTPUT_TITLE:
+            block.output = following.code
+    return [block for block in blocks if block.language == "python"]
 
 
 def _load_example_data() -> ModuleType:
@@ -156,22 +168,47 @@ def _run_blocks(blocks: list[Block], namespace: dict[str, Any]) -> None:
         # pad with newlines so tracebacks show the line number within the Markdown page
         source = "\n" * (block.line) + block.code
         started = time.perf_counter()
+        printed = io.StringIO()
         try:
-            exec(compile(source, filename, "exec"), namespace)
+            with contextlib.redirect_stdout(printed):
+                exec(compile(source, filename, "exec"), namespace)
         except Exception:
             pytest.fail(
                 f"the Python block at {block.where()} failed:\n{block.code}\n"
                 f"{traceback.format_exc()}",
                 pytrace=False,
             )
+        finally:
+            sys.stdout.write(printed.getvalue())
         elapsed = time.perf_counter() - started
         assert elapsed < 60, f"the block at {block.where()} took {elapsed:.1f}s"
+        if block.output is not None:
+            assert _lines(printed.getvalue()) == _lines(block.output), (
+                f"the Python block at {block.where()} printed\n{printed.getvalue()}\n"
+                f"but the page shows as its output\n{block.output}"
+            )
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip("\n").splitlines()]
 
 
 def test_there_are_pages_and_python_blocks() -> None:
     assert (DOCS / "index.md").exists()
     counts = {page.name: len(python_blocks(page)) for page in PAGES}
     assert sum(counts.values()) >= 50, counts
+
+
+def test_output_blocks_follow_a_python_block() -> None:
+    # an "Output" block must sit right after the block whose printout it shows
+    for page in PAGES:
+        blocks = extract_blocks(page)
+        for before, block in zip([None, *blocks], blocks):
+            if block.title == OUTPUT_TITLE:
+                assert before is not None and before.language == "python", (
+                    f"{block.where()}: an Output block must follow a ```python block"
+                )
+                assert not before.skipped, f"{block.where()}: the block before it is not run"
 
 
 def test_skipped_blocks_are_only_cloud_calls() -> None:
