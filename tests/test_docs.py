@@ -14,6 +14,10 @@ with these names already defined, backed by a real local dataset built from ``ex
 A ```text block titled "Output" right after a Python block shows what that block prints: the
 test compares the two (trailing spaces ignored), so a printed result on a page cannot go stale.
 
+A Markdown table whose header starts with ``| Python | TQL |`` is checked too: each row's Python
+cell (code in backticks, where ``|`` needs no escape) is evaluated and its ``to_tql()`` must be
+the TQL cell, so the tables on the building page are as binding as asserts.
+
 A block whose fence carries a title starting with "not run" (```` ```python title="not run:
 needs an Activeloop token" ````) is skipped. That marker is only for calls to the real cloud
 endpoint, which CI cannot reach; the test enforces that such blocks talk to the cloud and that
@@ -197,6 +201,69 @@ def test_there_are_pages_and_python_blocks() -> None:
     assert (DOCS / "index.md").exists()
     counts = {page.name: len(python_blocks(page)) for page in PAGES}
     assert sum(counts.values()) >= 50, counts
+
+
+_TABLE_HEADER = re.compile(r"^\|\s*Python\s*\|\s*TQL\b")
+_CELL = re.compile(r"^`(?P<code>.+)`$")
+
+
+def python_tql_rows(page: pathlib.Path) -> list[tuple[int, str, str]]:
+    """(line, Python, TQL) for every row of the page's ``| Python | TQL |`` tables."""
+    rows: list[tuple[int, str, str]] = []
+    in_table = False
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
+        if _TABLE_HEADER.match(line):
+            in_table = True
+            continue
+        if not in_table:
+            continue
+        if not line.startswith("|"):
+            in_table = False
+            continue
+        if re.fullmatch(r"[|\s:-]+", line):  # the separator row
+            continue
+        cells = _cells(line)
+        python, tql = (_CELL.match(cell) for cell in cells[:2])
+        assert python and tql, f"{page.relative_to(REPO)}:{number}: cells must be `code`"
+        rows.append((number, python["code"], tql["code"]))
+    return rows
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of a table row; a | inside `code` does not split (as in Python-Markdown)."""
+    cells, current, in_code = [], "", False
+    for char in line.strip().strip("|"):
+        if char == "`":
+            in_code = not in_code
+        if char == "|" and not in_code:
+            cells.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*cells, current.strip()]
+
+
+TABLE_PAGES = [page for page in PAGES if python_tql_rows(page)]
+
+
+@pytest.mark.parametrize("page", TABLE_PAGES, ids=[str(p.relative_to(REPO)) for p in TABLE_PAGES])
+def test_python_tql_tables_are_true(page: pathlib.Path) -> None:
+    import numpy as np
+
+    import tqlbuilder
+
+    namespace: dict[str, Any] = {"np": np, "DOCS": "hub://org/passages"}
+    namespace.update({name: getattr(tqlbuilder, name) for name in tqlbuilder.__all__})
+    wrong = []
+    for line, python, tql in python_tql_rows(page):
+        value = eval(python, dict(namespace))
+        if value.to_tql() != tql:
+            wrong.append(f"{page.relative_to(REPO)}:{line}: {python}\n  -> {value.to_tql()}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_building_page_has_python_tql_tables() -> None:
+    assert len(python_tql_rows(DOCS / "building-queries.md")) >= 40
 
 
 def test_output_blocks_follow_a_python_block() -> None:
