@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import itertools
 import os
 import pathlib
 import re
@@ -106,7 +107,7 @@ def extract_blocks(page: pathlib.Path) -> list[Block]:
 def python_blocks(page: pathlib.Path) -> list[Block]:
     """The page's Python blocks, each with the text of the "Output" block right after it."""
     blocks = extract_blocks(page)
-    for block, following in zip(blocks, blocks[1:]):
+    for block, following in itertools.pairwise(blocks):
         if following.language == "text" and following.title == OUTPUT_TITLE:
             block.output = following.code
     return [block for block in blocks if block.language == "python"]
@@ -270,7 +271,7 @@ def test_output_blocks_follow_a_python_block() -> None:
     # an "Output" block must sit right after the block whose printout it shows
     for page in PAGES:
         blocks = extract_blocks(page)
-        for before, block in zip([None, *blocks], blocks):
+        for before, block in zip([None, *blocks], blocks, strict=False):
             if block.title == OUTPUT_TITLE:
                 assert before is not None and before.language == "python", (
                     f"{block.where()}: an Output block must follow a ```python block"
