@@ -131,7 +131,8 @@ def test_silently_wrong_constructs_are_refused() -> None:
     raises(InvalidValueError, "negative index", lambda: col("e")[-1])
     raises(InvalidValueError, "negative slice", lambda: col("e")[-2:4])
     raises(InvalidValueError, "step must be positive", lambda: col("e")[0:4:0])
-    raises(UnsupportedConstructError, "RANDOM", Q.order_by, F.random())
+    # ORDER BY RANDOM() shuffles (re-probed, issue 10 item 8); RANDOM() as a value is garbage
+    raises(UnsupportedConstructError, "RANDOM", Q.select, F.random().alias("r"))
     raises(UnsupportedConstructError, "concatenation", lambda: col("t") + "x")
 
 
@@ -176,7 +177,8 @@ def test_sampling_weights() -> None:
 def test_query_shape_errors() -> None:
     raises(BuildError, "needs .limit", lambda: str(Q.similar_to([1.0])))
     raises(BuildError, "needs .limit", lambda: str(Q.text_search("moon")))
-    raises(BuildError, "needs .limit", lambda: str(Q.order_by(F.cosine_similarity("e", [1.0]))))
+    # an explicit sort by a similarity may sort every row (the engine runs it, without top-k)
+    assert str(Q.order_by(F.cosine_similarity("e", [1.0]))).endswith("DESC")
     raises(UnsupportedConstructError, "already has", Q.similar_to([1.0]).similar_to, [1.0])
     raises(UnsupportedConstructError, "already has", Q.similar_to([1.0]).text_search, "x")
     raises(

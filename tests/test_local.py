@@ -289,3 +289,20 @@ def test_query_objects_are_accepted(local: LocalExecutor) -> None:
 
     assert local.execute(Q()) == Result.from_rows(["id"], [{"id": 4}])
     assert local.execute(Q(), as_list=False) == local.execute(Q())
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("where", ["", " WHERE id >= 0"])
+def test_a_selected_array_element_reads_as_one_value_per_row(tmp_path: Path, where: str) -> None:
+    """The engine batch-reads the tail e[1:] here without WHERE or ORDER BY; rows are right."""
+    import deeplake
+    from deeplake import types
+
+    ds = deeplake.create(str(tmp_path / "ds"))
+    ds.add_column("id", types.Int64())
+    ds.add_column("e", types.Array(types.Float32(), 1))
+    rows = [np.array([1.0, 2.0, 3.0], dtype="float32"), np.array([4.0, 5.0, 6.0], dtype="float32")]
+    ds.append({"id": [0, 1], "e": rows})
+    ds.commit()
+    result = LocalExecutor().execute(f'SELECT id, e[1] AS x FROM "{tmp_path / "ds"}"{where}')
+    assert result.column("x") == [2.0, 5.0]

@@ -438,6 +438,8 @@ def test_every_catalog_function_is_built_by_f_and_read_back_by_parse(name: str) 
     assert SUPPORTED_FUNCTIONS[name] == entry.arity
     if name == "BM25_SIMILARITY":  # only as the ORDER BY key of a text search
         text = f"SELECT id FROM ds ORDER BY {built.to_tql()} DESC LIMIT 3"
+    elif name == "RANDOM":  # a sort key only: as a value it is garbage (issue 10, item 8)
+        text = f"SELECT id FROM ds ORDER BY {built.to_tql()} ASC LIMIT 3"
     else:
         text = select(built.alias("v")).from_("ds").to_tql()
     assert parse(text).to_tql() == text
@@ -476,8 +478,6 @@ UNSUPPORTED = [
     ('SELECT id FROM "a" AS t', "table alias", 19),
     ('SELECT t.id FROM "a"', "qualified name", 8),
     ("SELECT id FROM ds.x", "schema-qualified", 17),
-    ('(SELECT id FROM "a") INTERSECT (SELECT id FROM "b")', "INTERSECT", 21),
-    ('SELECT id FROM "a" EXCEPT SELECT id FROM "b"', "EXCEPT", 19),
     ('SELECT TOP 2 id FROM "ds"', "TOP", 7),
     ('SELECT id FROM "ds" SAMPLE BY 1 LIMIT 50 PERCENT', "PERCENT", 41),
     ('SELECT e[-1] FROM "ds"', "negative or computed index", 9),
@@ -489,7 +489,6 @@ UNSUPPORTED = [
     ('SELECT mv[0][1] FROM "ds"', "chained tensor subscripts", 12),
     ("SELECT id FROM \"ds\" WHERE text < 'b'", "text ordering comparison", 31),
     ("SELECT id FROM \"ds\" WHERE 'b' >= text", "text ordering comparison", 30),
-    ('SELECT id FROM "ds" ORDER BY random() LIMIT 3', "RANDOM()", 29),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY label) UNGROUP BY SPLIT', "SPLIT", 61),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY l) UNGROUP BY ARRAY[2, 5]', "ARRAY", 57),
     ('SELECT * FROM (SELECT * FROM "ds" GROUP BY l) UNGROUP BY 0', "positive integer", 57),
@@ -591,7 +590,6 @@ TRUNCATED = [
     ('SELECT\u00a0id FROM "ds"', "unknown character '\\xa0'", 6),
     ('SELECT id FROM "ds"\x00 WHERE id = 1', "NUL", 19),
     ("SELECT id FROM \"ds\" WHERE text = 'nul\x00byte'", "NUL", 37),
-    ('SELECT id FROM "ds" WHERE id = 1 -- end', "comment", 33),
     ('SELECT id FROM "ds" WHERE id = 1 -- c\n OR id = 3', "swallows the rest", 33),
     ('SELECT id FROM "ds" WHERE n--1 > 0', "comment", 27),
     ('SELECT id FROM "ds" WHERE text = \'abc', "unterminated string", 33),
@@ -656,7 +654,13 @@ def expressions(draw: st.DrawFn, depth: int = 2) -> Expr:
     if choice == 7:
         return draw(st.sampled_from([F.abs, F.sqrt, F.sum, F.avg, F.amin, F.nonzero]))(left)
     if choice == 8:
-        vector = draw(st.lists(FLOATS, min_size=2, max_size=4))
+        # within float32's range: the engine reads vector literals as float32 (issue 10, item 3)
+        # cosine also needs a non-zero float32 norm (issue 10, item 4)
+        vector = draw(
+            st.lists(FLOATS.filter(lambda x: abs(x) < 3.4e38), min_size=2, max_size=4).filter(
+                S.cosine_accepts
+            )
+        )
         return draw(
             st.sampled_from(
                 [
@@ -771,9 +775,10 @@ def wide_queries(draw: st.DrawFn, depth: int = 1) -> Query:
         if draw(st.booleans()):
             query = query.limit(draw(st.integers(0, 100))).offset(draw(st.integers(0, 5)))
     if draw(st.integers(0, 5)) == 0 and mode not in ("text", "union"):
+        weight = draw(st.sampled_from([1, 0.5, "n", F.max_weight((col("flag"), 2), (True, 1))]))
         query = query.sample_by(
-            draw(st.sampled_from([1, 0.5, "n", F.max_weight((col("flag"), 2), (True, 1))])),
-            replace=draw(st.booleans()),
+            weight,
+            replace=False if isinstance(weight, str) else draw(st.booleans()),  # "n": a column
             limit=draw(st.none() | st.integers(0, 9)),
         )
     return query
@@ -1146,3 +1151,32 @@ def test_subqueries_past_the_documented_depth_are_refused() -> None:
     deep = "SELECT * FROM " + "(SELECT * FROM " * 50_000 + "ds" + ")" * 50_000
     with pytest.raises(TQLSyntaxError, match="nests deeper"):
         parse(deep)
+
+
+@pytest.mark.parametrize("op", ["INTERSECT", "EXCEPT", "UNION"])
+def test_set_operations_round_trip_through_the_builder(op: str) -> None:
+    a = select().from_("ds").where(col("id") < 5)
+    b = select().from_("ds").where(col("id") > 2)
+    built = {"INTERSECT": a.intersect, "EXCEPT": a.except_, "UNION": a.union}[op](b)
+    text = built.to_tql()
+    assert (
+        text
+        == f"SELECT * FROM ((SELECT * FROM ds WHERE id < 5) {op} (SELECT * FROM ds WHERE id > 2))"
+    )
+    assert parse(text) == built
+    hand = f"(SELECT * FROM ds WHERE id < 5) {op} (SELECT * FROM ds WHERE id > 2)"
+    assert parse(hand).to_tql() == text
+
+
+def test_mixed_set_operations_in_one_chain_are_refused() -> None:
+    with pytest.raises(UnsupportedSyntaxError, match="mixing UNION and INTERSECT"):
+        parse("(SELECT * FROM ds) UNION (SELECT * FROM ds) INTERSECT (SELECT * FROM ds)")
+
+
+def test_a_comment_that_ends_the_text_is_dropped_but_one_that_swallows_a_line_is_refused() -> None:
+    assert (
+        parse("SELECT id FROM ds WHERE id = 1 -- end").to_tql() == "SELECT id FROM ds WHERE id = 1"
+    )
+    assert parse("SELECT id FROM ds -- a\n-- b\n").to_tql() == "SELECT id FROM ds"
+    with pytest.raises(TQLSyntaxError, match="comment"):  # the WHERE is inside the comment
+        parse("SELECT id FROM ds -- a\n  WHERE id = 1")

@@ -12,6 +12,7 @@ never change a query someone else holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -20,6 +21,7 @@ import numpy as np
 from tqlbuilder.engine.catalog import METRIC_ALIASES, METRICS, resolve_metric
 from tqlbuilder.engine.lexicon import INT64_MAX
 from tqlbuilder.engine.rules import constant_sampling_problem
+from tqlbuilder.engine.sampling import SAMPLE_GUARD_ADVICE, sample_can_exhaust_memory
 from tqlbuilder.errors import InvalidValueError, UnsupportedConstructError, UnsupportedTypeError
 from tqlbuilder.tree.expr import (
     Alias,
@@ -29,6 +31,8 @@ from tqlbuilder.tree.expr import (
     Literal,
     OrderKey,
     Star,
+    Subscript,
+    WeightPair,
     as_condition,
     as_expr,
     as_literal,
@@ -37,7 +41,7 @@ from tqlbuilder.tree.expr import (
 from tqlbuilder.tree.expr import (
     vector as make_vector,
 )
-from tqlbuilder.tree.literals import render_identifier
+from tqlbuilder.tree.literals import check_cosine_query, render_identifier
 from tqlbuilder.tree.sources import (
     Dataset,
     Sampling,
@@ -92,9 +96,49 @@ def _output_name(item: Expr) -> str | None:
     return None
 
 
+def _nodes(node: object) -> Iterator[object]:
+    """``node`` and every expression node below it (depth first)."""
+    yield node
+    if isinstance(node, (Expr, WeightPair, OrderKey)):
+        fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(type(node))  # type: ignore[arg-type]
+        for field in fields:
+            value = getattr(node, field.name)
+            for child in value if isinstance(value, tuple) else (value,):
+                yield from _nodes(child)
+
+
+def _json_list_index(node: object) -> Subscript | None:
+    """The first ``x['key'][i]`` (an index into a JSON value) inside ``node``, if any."""
+    for inner in _nodes(node):
+        if isinstance(inner, Subscript) and not inner.json_key:
+            operand = inner.operand
+            if isinstance(operand, Subscript) and operand.json_key:
+                return inner
+    return None
+
+
+def _calls_random(node: object) -> bool:
+    return any(isinstance(inner, Func) and inner.name == "RANDOM" for inner in _nodes(node))
+
+
 def _check_items(items: tuple[Expr, ...]) -> None:
     seen: set[str] = set()
-    for item in items:
+    for position, item in enumerate(items):
+        if _calls_random(item):
+            raise UnsupportedConstructError(
+                f"select item {position} uses F.random(): as a value RANDOM() gives garbage on "
+                "the engine (repeating, address-like numbers, not random ones; deeplake 4.7.4), "
+                "although ORDER BY RANDOM() shuffles correctly; use .order_by(F.random()) to "
+                "shuffle or .sample_by(1, limit=n) to draw rows"
+            )
+        indexed = _json_list_index(item)
+        if indexed is not None:
+            raise UnsupportedConstructError(
+                f"select item {position} indexes a JSON list ({indexed.to_tql()}): the engine "
+                'rejects that in a select list ("String subscript can be applied to Json data '
+                'only.", deeplake 4.7.4), although WHERE and ORDER BY accept it; select the '
+                "whole list and index it in Python"
+            )
         name = _output_name(item)
         if name is None:
             continue
@@ -116,12 +160,26 @@ def _order_key(key: object, position: int) -> OrderKey:
             f"order_by key {position} must be a column name, an expression or "
             f"col(...).asc()/.desc(), got {type(key).__name__}: {key!r}"
         )
-    if isinstance(order.expr, Func) and order.expr.name == "RANDOM":
-        raise UnsupportedConstructError(
-            "order_by(F.random()): RANDOM() gives one value for every row on the engine, so "
-            "this does not shuffle reliably; use .sample_by(1, limit=n) to draw random rows"
-        )
     return order
+
+
+def _weight_nonzero_everywhere(weight: Expr) -> bool:
+    """A positive constant, or MAX_WEIGHT/SUM_WEIGHT with a ``(True, w > 0)`` pair.
+
+    The builder refuses negative weights, so a positive catch-all pair keeps every row's weight
+    above zero (engine/sampling.py has the rule and the probe behind it).
+    """
+    if isinstance(weight, Literal):
+        return not isinstance(weight.value, (str, bool)) and weight.value > 0
+    if isinstance(weight, Func) and weight.name in ("MAX_WEIGHT", "SUM_WEIGHT"):
+        return any(
+            isinstance(pair, WeightPair)
+            and isinstance(pair.condition, Literal)
+            and pair.condition.value is True
+            and pair.weight.value > 0
+            for pair in weight.args
+        )
+    return False
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -262,6 +320,8 @@ class Query:
             query_vector: Expr = vector
         else:
             query_vector = make_vector(vector, ndim=spec.ndim, argument="vector")
+            if spec.name == "cosine":
+                check_cosine_query(vector, argument="vector")
         if not isinstance(alias, str):
             raise UnsupportedTypeError(f"alias must be a str, got {type(alias).__name__}")
         names = {_output_name(item) for item in self.items}
@@ -347,6 +407,13 @@ class Query:
         ``weights`` is a positive number, a column or expression, or ``F.max_weight(...)`` /
         ``F.sum_weight(...)``. ``replace=False`` (the default here; the engine's default is
         with replacement) never repeats a row. ``limit`` is the number of draws.
+
+        ``replace=True`` needs a weight that is provably non-zero: a positive constant, or
+        ``F.max_weight`` / ``F.sum_weight`` with a catch-all pair ``(True, w)``; any other weight
+        raises :class:`UnsupportedConstructError`, because the engine allocates memory without
+        bound when every row's weight is zero (``tqlbuilder/engine/sampling.py``; pinned by
+        ``tests/test_engine_fatal.py``). ``replace=False`` never hangs: with all-zero weights
+        the engine returns the first rows in dataset order.
         """
         weight = (
             as_value(weights, argument="weights")
@@ -359,30 +426,59 @@ class Query:
                 raise InvalidValueError(f"weights={weight.value!r} is refused because {problem}")
         if not isinstance(replace, bool):
             raise UnsupportedTypeError(f"replace must be a bool, got {type(replace).__name__}")
+        if sample_can_exhaust_memory(
+            replace=replace, weight_nonzero_somewhere=_weight_nonzero_everywhere(weight)
+        ):
+            raise UnsupportedConstructError(
+                f"sample_by(..., replace=True) with weight {weight.to_tql()}: {SAMPLE_GUARD_ADVICE}"
+            )
         draws = None if limit is None else _count(limit, "limit")
         return self._replace(sampling=Sampling(weight, replace, draws))
 
     # ------------------------------------------------------------------ set operations
     def union(self, other: Query) -> Query:
-        """Rows of both queries (duplicates kept: the engine's UNION is UNION ALL).
+        """Rows of either query: ``SELECT * FROM ((this) UNION (other))``.
 
-        Returns ``SELECT * FROM ((this) UNION (other))``, so later where/order_by/limit calls
-        apply to the combined rows (the engine ignores ORDER BY/LIMIT written after a UNION).
+        Later where/order_by/limit calls apply to the combined rows (the engine ignores
+        ORDER BY/LIMIT written after a UNION). Duplicates: over one dataset the engine returns
+        the set union of the rows, in dataset order (a row both operands return comes once);
+        over two datasets it concatenates the operands.
+        Source: ``tests/probes/setop_union.md``, pinned by ``tests/test_engine_semantics.py``.
         """
+        return self._set_operation("UNION", other)
+
+    def intersect(self, other: Query) -> Query:
+        """Rows of this query that the other also returns (``INTERSECT``).
+
+        The engine computes it for two queries over the same dataset (by row); over two
+        different datasets it fails loudly ("Can't compute intersection of two independent
+        datasets"). Source: ``tests/probes/setop_union.md``.
+        """
+        return self._set_operation("INTERSECT", other)
+
+    def except_(self, other: Query) -> Query:
+        """Rows of this query that the other does not return: ``... ((this) EXCEPT (other))``.
+
+        Same dataset only, like :meth:`intersect`.
+        """
+        return self._set_operation("EXCEPT", other)
+
+    def _set_operation(self, op: str, other: Query) -> Query:
+        name = op.lower() if op != "EXCEPT" else "except_"
         if not isinstance(other, Query):
-            raise UnsupportedTypeError(f"union() takes a Query, got {type(other).__name__}")
+            raise UnsupportedTypeError(f"{name}() takes a Query, got {type(other).__name__}")
         left_names = _explicit_width(self)
         right_names = _explicit_width(other)
         if left_names is not None and right_names is not None and left_names != right_names:
             raise InvalidValueError(
-                f"union() operands select {left_names} and {right_names} columns; the engine "
+                f"{name}() operands select {left_names} and {right_names} columns; the engine "
                 "needs the same number"
             )
         operands: tuple[Query, ...] = (self, other)
-        if _is_bare_union(self):
+        if _is_bare_set_operation(self, op):
             assert isinstance(self.source, SetOperation)
             operands = (*self.source.operands, other)
-        return Query(source=SetOperation("UNION", operands))
+        return Query(source=SetOperation(op, operands))
 
     # ------------------------------------------------------------------ output
     def to_tql(self, *, pretty: bool = False) -> str:
@@ -465,8 +561,14 @@ def _explicit_width(query: Query) -> int | None:
     return len(query.items) + (1 if isinstance(query.search, VectorSearch) else 0)
 
 
-def _is_bare_union(query: Query) -> bool:
-    return isinstance(query.source, SetOperation) and query == Query(source=query.source)
+def _is_bare_set_operation(query: Query, op: str) -> bool:
+    source = query.source
+    return (
+        isinstance(source, SetOperation)
+        and source.op == op
+        and op != "EXCEPT"  # (A EXCEPT B) EXCEPT C stays nested: EXCEPT is not associative
+        and query == Query(source=source)
+    )
 
 
 def select(*items: str | Expr) -> Query:

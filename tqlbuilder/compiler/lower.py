@@ -133,17 +133,6 @@ def sort_levels(query: Query, search: VectorSearch | None) -> list[OrderKey]:
     return levels
 
 
-def _ranks_vectors(levels: list[OrderKey], search: VectorSearch | None) -> bool:
-    if search is not None:
-        return True
-    return any(
-        isinstance(key.expr, Func)
-        and key.expr.name in FUNCTIONS
-        and FUNCTIONS[key.expr.name].ranking is not None
-        for key in levels
-    )
-
-
 # =========================================================================== SELECT queries
 
 
@@ -154,10 +143,11 @@ def _select_levels(query: Query, present: tuple[Expr, ...]) -> Select:
     if search is not None:
         aliases.add(search.alias)
     levels = sort_levels(query, search)
-    if levels and query.row_limit is None and _ranks_vectors(levels, search):
+    if search is not None and query.row_limit is None:
         raise BuildError(
-            "a vector ranking needs .limit(k): without it the engine sorts every row and skips "
-            "its top-k path; use a large k if you really want them all"
+            "similar_to() needs .limit(k): without it the engine sorts every row and skips its "
+            "top-k path; use a large k if you really want them all (an explicit "
+            "order_by(F.cosine_similarity(...)) may sort every row)"
         )
     inner: list[Expr] = []
     outer: list[Expr] = []  # filters on an alias run one level up, where it exists

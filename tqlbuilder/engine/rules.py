@@ -16,7 +16,7 @@ refuses with it, the checker reports it: one rule, one answer.
 
 from __future__ import annotations
 
-import re
+from tqlbuilder.engine import words
 
 __all__ = [
     "constant_sampling_problem",
@@ -28,16 +28,8 @@ __all__ = [
     "text_ordering_problem",
 ]
 
-_WORD = re.compile(r"[^\W_]")
-
-
-def has_engine_word(text: str) -> bool:
-    """Whether a text index finds at least one word in ``text`` (a letter or digit; ``_`` is not).
-
-    Source: ``tests/test_hazards.py`` (``CONTAINS(<indexed text>, ' ')`` and ``'_'`` kill the
-    engine process).
-    """
-    return _WORD.search(text) is not None
+# the engine's word characters, probed for every code point (tests/probes/contains_words.py)
+has_engine_word = words.has_engine_word
 
 
 def contains_problem(value: str) -> str | None:

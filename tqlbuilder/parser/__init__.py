@@ -37,7 +37,7 @@ from tqlbuilder.parser.cursor import _refuse_truncation
 from tqlbuilder.parser.expressions import SUPPORTED_FUNCTIONS
 from tqlbuilder.parser.grammar import Parser
 from tqlbuilder.parser.recognise import Recogniser
-from tqlbuilder.text.lexer import lex
+from tqlbuilder.text.lexer import TokenKind, lex
 
 __all__ = ["SUPPORTED_FUNCTIONS", "UnsupportedSyntaxError", "parse"]
 
@@ -49,14 +49,22 @@ def parse(text: str) -> Query:
     Raises :class:`~tqlbuilder.errors.TQLSyntaxError` (with ``position``) for text that is not
     valid TQL or that the engine would silently truncate, and :class:`UnsupportedSyntaxError`
     (an ``UnsupportedConstructError``) for valid TQL the builder does not offer because the
-    engine gets it wrong (DISTINCT, JOIN, HAVING, a second ORDER BY key, ...).
+    engine gets it wrong (DISTINCT, JOIN, HAVING, a second ORDER BY key, ...). A ``--`` comment
+    is refused unless it ends the text (the engine's comments swallow following lines).
 
     >>> parse('SELECT id FROM "hub://org/ds" WHERE year == 2020').to_tql()
     'SELECT id FROM "hub://org/ds" WHERE year = 2020'
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a str, got {type(text).__name__}")
-    tokens = lex(text)
+    tokens = list(lex(text))
+    while (
+        tokens
+        and tokens[-1].kind is TokenKind.COMMENT
+        and "\n" not in tokens[-1].text.rstrip()  # it swallowed no following line
+        and text[tokens[-1].start - 1 : tokens[-1].start].isspace()  # not 'a--1' for 'a - -1'
+    ):
+        tokens.pop()  # a comment that ends the text hides nothing (Deep Lake's docs use them)
     _refuse_truncation(text, tokens)
     parser = Parser(text, tokens)
     try:

@@ -36,7 +36,6 @@ from tqlbuilder.parser.arrays import ArrayParser
 from tqlbuilder.parser.cursor import MAX_DEPTH, _describe, _is_count, _is_text
 from tqlbuilder.text.lexer import Token, TokenKind
 from tqlbuilder.tree.expr import (
-    Between,
     Binary,
     BoolOp,
     Expr,
@@ -134,7 +133,8 @@ class ExpressionParser(ArrayParser):
         if self._accept_kw("BETWEEN"):
             low = self._operand(0)
             self._expect_kw("AND", "between the BETWEEN bounds")
-            return Between(left, low, self._operand(0))
+            # .between(): writes (x >= a) AND (x <= b) where BETWEEN would kill the engine
+            return left.between(low, self._operand(0))
         return left
 
     def _in_list(self, operand: Expr, *, negated: bool) -> Expr:

@@ -22,7 +22,6 @@ from tqlbuilder.parser.expressions import _JOIN_REASON, ExpressionParser
 from tqlbuilder.tree.expr import (
     Alias,
     Expr,
-    Func,
     Literal,
     OrderKey,
     Star,
@@ -86,17 +85,16 @@ class Parser(ExpressionParser):
         op = ""
         while self._is_kw("UNION", "INTERSECT", "EXCEPT"):
             tok = self.tokens[self.i]
-            if tok.value != "UNION":
-                self._unsupported(
-                    str(tok.value),
-                    "the engine fails with 'Can't compute intersection/difference of two "
-                    "independent datasets'; combine conditions with AND / AND NOT instead",
-                )
             self.i += 1
-            this = "UNION ALL" if self._accept_kw("ALL") else "UNION"
+            this = str(tok.value)
+            if this == "UNION" and self._accept_kw("ALL"):
+                this = "UNION ALL"
             if op and this != op:
                 self._unsupported(
-                    "mixing UNION and UNION ALL", "write one kind of set operation", tok.start
+                    f"mixing {op} and {this}",
+                    "write one kind of set operation per level and nest the others: "
+                    "(A) UNION ((B) INTERSECT (C))",
+                    tok.start,
                 )
             op = this
             if self._is_op("("):
@@ -261,20 +259,12 @@ class Parser(ExpressionParser):
         """``[ORDER BY key [ASC|DESC]] [LIMIT n [OFFSET m] | OFFSET m] [SAMPLE BY ...]``."""
         if self._accept_kw("ORDER"):
             self._expect_kw("BY", "after ORDER")
-            start = self.position()
             key = self._expr()
             descending = False
             if self._accept_kw("DESC"):
                 descending = True
             else:
                 self._accept_kw("ASC")
-            if isinstance(key, Func) and key.name == "RANDOM":
-                self._unsupported(
-                    "ORDER BY RANDOM()",
-                    "the builder refuses it as a way to draw random rows; use SAMPLE BY 1 LIMIT n "
-                    "(sample_by(1, limit=n))",
-                    start,
-                )
             if self._is_op(","):
                 self._unsupported(
                     "a second ORDER BY key",

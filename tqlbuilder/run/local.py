@@ -278,11 +278,25 @@ def _materialise(
     view = deeplake.query(tql)  # keep the view bound: a temporary one expires
     names = tuple(column.name for column in view.schema.columns)
     length = len(view)
-    columns = tuple(_column_values(view[name][:]) for name in names)
+    columns = tuple(_column_values(_read_column(view[name], length)) for name in names)
     for name, values in zip(names, columns, strict=True):
         if len(values) != length:
             raise RuntimeError(f"column {name!r} has {len(values)} values for {length} rows")
     return names, columns, length
+
+
+def _read_column(column: Any, length: int) -> Any:
+    """All values of one result column.
+
+    The engine's batch read of a selected element (``SELECT e[1] AS x`` with no WHERE and no
+    ORDER BY) returns the tail ``e[1:]`` of every row, while reading row by row is right
+    (``tests/test_engine_fatal.py``, deeplake 4.7.4); when row 0 read alone has another shape
+    than the batch's rows, the column is read row by row.
+    """
+    values = column[:]
+    if isinstance(values, np.ndarray) and length and np.shape(column[0]) != values.shape[1:]:
+        return [column[index] for index in range(length)]
+    return values
 
 
 def _column_values(values: Any) -> tuple[Any, ...]:

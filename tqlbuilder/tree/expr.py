@@ -219,19 +219,36 @@ class Expr:
         return InList(self, *_in_values(values), True)
 
     def between(self, low: Any, high: Any) -> Expr:
-        """``x BETWEEN low AND high``, inclusive at both ends."""
-        return Between(self, as_value(low, argument="low"), as_value(high, argument="high"))
+        """``x BETWEEN low AND high``, inclusive at both ends.
+
+        The engine runs ``BETWEEN`` only on a column or JSON key with literal bounds: on an
+        array element or slice (``e[0] BETWEEN 0.5 AND 1.0``) the process dies (SIGSEGV), on
+        any other expression or with a column as a bound it fails (deeplake 4.7.4,
+        ``tests/probes/array_elements.py``). Everything else compiles to the same test written
+        as ``(x >= low) AND (x <= high)``.
+        """
+        low_value = as_value(low, argument="low")
+        high_value = as_value(high, argument="high")
+        native = (isinstance(self, Column) or (isinstance(self, Subscript) and self.json_key)) and (
+            isinstance(low_value, Literal) and isinstance(high_value, Literal)
+        )
+        if native:
+            return Between(self, low_value, high_value)
+        return (self >= low_value) & (self <= high_value)
 
     def contains(self, value: Any) -> Expr:
         """``CONTAINS(x, value)``: substring of text / JSON strings, or array membership.
 
-        A string with no word character (``''``, ``' '``, ``'!!'``) is refused: on a column
-        with a text index the engine process dies on it (SIGSEGV).
+        A string with no word character (``''``, ``' '``, ``'!!'``, ``'²'``) is refused: on a
+        column with a text index the engine process dies on it (SIGSEGV). Word characters are
+        the engine's, probed for every code point: Unicode 15.1 letters and decimal digits
+        (``tqlbuilder/engine/words.py``).
         """
         if isinstance(value, str) and (problem := contains_problem(value)) is not None:
             raise InvalidValueError(
                 f"contains() value {value!r} is refused because {problem}; pass text with at "
-                "least one letter or digit"
+                "least one letter or decimal digit (superscripts, fractions, Roman numerals and "
+                "'_' are not words to the engine)"
             )
         return Func("CONTAINS", (self, as_value(value, argument="contains() value")))
 
@@ -285,6 +302,15 @@ class Expr:
             raise UnsupportedConstructError(
                 "chained tensor subscripts such as x[0][1] come out transposed on the engine; "
                 "index once with a tuple: x[0, 1]"
+            )
+        if (
+            isinstance(self, Subscript)
+            and self.json_key
+            and (len(items) > 1 or isinstance(items[0], slice))
+        ):
+            raise UnsupportedConstructError(
+                "a slice or tuple index on a JSON value fails on the engine (\"Slicing can't be "
+                "applied to Json data\"); index a JSON list with one int, e.g. x['tags'][0]"
             )
         return Subscript(self, tuple(_index_item(i) for i in items), False)
 

@@ -28,7 +28,7 @@ from tqlbuilder.tree.expr import (
     lit,
     vector,
 )
-from tqlbuilder.tree.literals import render_scalar
+from tqlbuilder.tree.literals import check_cosine_query, render_scalar
 
 __all__ = [
     "abs",
@@ -143,8 +143,16 @@ def __getattr__(attribute: str) -> Any:
 
 
 def cosine_similarity(a: Any, b: Any) -> Func:
-    """``COSINE_SIMILARITY(a, b)`` in [-1, 1]; higher is more similar (sort DESC)."""
-    return call("COSINE_SIMILARITY", a, b)
+    """``COSINE_SIMILARITY(a, b)`` in [-1, 1]; higher is more similar (sort DESC).
+
+    A literal vector whose float32 norm is zero or overflows is refused (every score would be
+    0 or NaN on the engine; see ``check_cosine_query``).
+    """
+    result = call("COSINE_SIMILARITY", a, b)
+    for value, argument in ((a, "a"), (b, "b")):
+        if not isinstance(value, (Expr, str)):
+            check_cosine_query(value, argument=f"cosine_similarity() {argument}")
+    return result
 
 
 def dot(a: Any, b: Any) -> Func:
@@ -291,7 +299,12 @@ def row_number() -> Func:
 
 
 def random() -> Func:
-    """``RANDOM()``: a random integer. Not usable as a sort key; use ``sample_by`` to draw rows."""
+    """``RANDOM()``: a sort key that shuffles: ``order_by(F.random())``.
+
+    ``ORDER BY RANDOM()`` returns every row in a new random order on each run (re-probed on
+    deeplake 4.7.4, ``tests/test_engine_fatal.py::test_order_by_random_shuffles``). As a value
+    (in a select list) it gives garbage, so the builder refuses it there.
+    """
     return call("RANDOM")
 
 

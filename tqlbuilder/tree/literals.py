@@ -18,6 +18,7 @@ from tqlbuilder.engine.lexicon import BARE_NAME, INT64_MAX, INT64_MIN, NOT_BARE_
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
 
 __all__ = [
+    "check_cosine_query",
     "render_identifier",
     "render_number",
     "render_scalar",
@@ -239,6 +240,61 @@ def _as_numeric_array(value: Any, argument: str) -> np.ndarray:
     )
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(array: np.ndarray, argument: str) -> None:
+    """Refuse float64 elements that become infinite in float32.
+
+    The engine reads every ``ARRAY[...]`` literal as float32, also against a Float64 column
+    (``tests/probes/vectors.py``: ``DOT(a, ARRAY[1e39, 0])`` is ``inf`` on a Float64 array;
+    ``COSINE_SIMILARITY`` is NaN for every row, which ranks arbitrarily). Elements below
+    float32's smallest subnormal (about 1.4e-45) become 0, like any float32 rounding: accepted.
+    """
+    with np.errstate(over="ignore"):
+        overflow = np.isinf(array.astype(np.float32)) & np.isfinite(array)
+    if overflow.any():
+        where = _first_bad(overflow)
+        value = float(array[tuple(int(i) for i in np.argwhere(overflow)[0])])
+        raise InvalidValueError(
+            f"{argument} element {where} is {value!r}, outside float32's range "
+            f"(±{_FLOAT32_MAX:.8g}): the engine reads vector literals as float32 and would turn "
+            "it into infinity (scores become NaN and the ranking arbitrary); scale the vector"
+        )
+
+
+def check_cosine_query(value: Any, *, argument: str = "vector") -> None:
+    """Refuse a cosine query vector whose float32 norm is zero or infinite.
+
+    The engine computes ``COSINE_SIMILARITY`` in float32 from the float32 query vector
+    (``tests/probes/vectors.py``, deeplake 4.7.4). When the sum of the squared elements is 0
+    (the zero vector, or every element below about 4e-23 so that each square underflows) every
+    score is 0; when it overflows float32 (an element above about 1.8e19) every score is 0 or
+    NaN. Either way the ranking returns arbitrary rows (the last rows of the dataset). Subnormal
+    sums still rank correctly and are accepted.
+
+    Raises:
+        InvalidValueError: the norm is zero or infinite in float32.
+    """
+    array = _as_numeric_array(value, argument)
+    with np.errstate(over="ignore", under="ignore"):
+        as32 = array.astype(np.float32)
+        squares = (as32 * as32).astype(np.float64)
+    total = float(squares.sum())
+    if total == 0.0:
+        raise InvalidValueError(
+            f"{argument} has zero length in float32 (every element is 0 or its square underflows): "
+            "cosine similarity with it is 0 for every row, so the engine would return arbitrary "
+            "rows; pass a non-zero query vector (or use metric='l2' to rank by distance)"
+        )
+    if not math.isfinite(total) or total > _FLOAT32_MAX:
+        raise InvalidValueError(
+            f"{argument} is too long for float32 (the sum of its squared elements is {total:.3g}, "
+            f"above {_FLOAT32_MAX:.8g}): the engine's cosine similarity overflows and every score "
+            "becomes 0 or NaN; normalise the vector first"
+        )
+
+
 def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1) -> str:
     """Render a 1-D (or 2-D for multi-vector search) numeric array as ``ARRAY[...]``.
 
@@ -271,6 +327,8 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
             f"{argument} has a non-finite value (NaN or infinity) at index "
             f"{_first_bad(~finite)}; TQL has no literal for it"
         )
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4:
+        _check_float32_range(array, argument)
     text = data.decode("ascii")
     if array.ndim == 1:
         return "ARRAY" + text  # one bracket pair: skip scanning the whole text

@@ -48,7 +48,7 @@ class Subquery:
 
 @attrs.frozen(eq=False)
 class SetOperation:
-    """``FROM ((SELECT ...) UNION (SELECT ...))``: UNION keeps duplicates (UNION ALL)."""
+    """``FROM ((SELECT ...) UNION/INTERSECT/EXCEPT (SELECT ...))`` (see ``Query.union``)."""
 
     op: str
     operands: tuple[Query, ...]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from tqlbuilder.engine.words import has_engine_word
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import (
     COMPARISONS,
@@ -192,10 +193,9 @@ def _contains_text(group: Group) -> Token | None:
 def has_word_character(value: str) -> bool:
     """True if ``value`` has a character the engine's text index treats as part of a word.
 
-    Python's ``str.isalnum`` approximates the engine's rule (a few non-decimal numerals differ;
-    the probed rule belongs in ``tqlbuilder.engine`` once it lands).
+    The probed rule (Unicode 15.1 letters and decimal digits): ``tqlbuilder.engine.words``.
     """
-    return any(ch.isalnum() for ch in value)
+    return has_engine_word(value)
 
 
 @rule("contains-without-token", "error", "crash", "Dies (SIGSEGV) on an indexed column")
