@@ -296,3 +296,14 @@ def test_metric_aliases_are_case_insensitive(alias: str, function: str) -> None:
 @pytest.mark.parametrize("fragment", ["a = 'x\ry'", "a = 'x\x00y'", 'a = "x\ry"'])
 def test_raw_refuses_cr_and_nul_inside_quotes(fragment: str) -> None:
     raises(RawFragmentError, "CR or NUL inside quotes", raw, fragment)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [F.row_number(), col("x") * col("id"), lit(1) + 2],
+    ids=["no-column", "two-columns", "constant"],
+)
+def test_select_expressions_reading_no_or_several_columns_need_an_alias(item: Any) -> None:
+    raises(InvalidValueError, r"needs a name: .*add \.alias", select, item)
+    assert "AS v" in select(item.alias("v")).from_("x").to_tql()
+    assert select(col("x") + 1).from_("x").to_tql() == "SELECT x + 1 FROM x"  # named x

@@ -20,7 +20,7 @@ import numpy as np
 
 from tqlbuilder.engine.catalog import METRIC_ALIASES, METRICS, resolve_metric
 from tqlbuilder.engine.lexicon import INT64_MAX
-from tqlbuilder.engine.rules import constant_sampling_problem
+from tqlbuilder.engine.rules import constant_sampling_problem, unaliased_item_problem
 from tqlbuilder.engine.sampling import SAMPLE_GUARD_ADVICE, sample_can_exhaust_memory
 from tqlbuilder.errors import InvalidValueError, UnsupportedConstructError, UnsupportedTypeError
 from tqlbuilder.tree.expr import (
@@ -50,6 +50,7 @@ from tqlbuilder.tree.sources import (
     TextSearch,
     VectorSearch,
 )
+from tqlbuilder.tree.walk import referenced_columns
 
 __all__ = ["Query", "select"]
 
@@ -140,6 +141,13 @@ def _check_items(items: tuple[Expr, ...]) -> None:
                 "whole list and index it in Python"
             )
         name = _output_name(item)
+        if name is None and not isinstance(item, Star):
+            problem = unaliased_item_problem(len(referenced_columns(item)))
+            if problem is not None:
+                raise InvalidValueError(
+                    f"select item {position} ({item.to_tql()}) needs a name: {problem}; "
+                    "add .alias('name')"
+                )
         if name is None:
             continue
         if name in seen:

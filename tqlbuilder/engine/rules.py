@@ -26,6 +26,7 @@ __all__ = [
     "sampling_weight_problem",
     "sampling_weights_problem",
     "text_ordering_problem",
+    "unaliased_item_problem",
 ]
 
 # the engine's word characters, probed for every code point (tests/probes/contains_words.py)
@@ -99,6 +100,19 @@ def text_ordering_problem(json_operand: bool) -> str | None:
     if json_operand:
         return None
     return "the engine silently returns no rows for text < > <= >= on a text column"
+
+
+def unaliased_item_problem(columns_read: int) -> str | None:
+    """Why a select-list expression needs ``AS name``, or None.
+
+    The engine names an unaliased expression after the one column it reads; one that reads none
+    (``ROW_NUMBER()``) or several (``x * id``) fails with "SELECT tensor expression containing
+    more than one tensor should be aliased." (probed on deeplake 4.7.4; pinned by
+    ``tests/test_docs_corpus.py`` and ``tests/test_build_errors.py``).
+    """
+    if columns_read == 1:
+        return None
+    return "the engine refuses an unaliased select expression that reads no column or several"
 
 
 def open_slice_problem(start: int | None, stop: int | None) -> str | None:

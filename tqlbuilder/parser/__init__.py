@@ -37,7 +37,7 @@ from tqlbuilder.parser.cursor import _refuse_truncation
 from tqlbuilder.parser.expressions import SUPPORTED_FUNCTIONS
 from tqlbuilder.parser.grammar import Parser
 from tqlbuilder.parser.recognise import Recogniser
-from tqlbuilder.text.lexer import TokenKind, lex
+from tqlbuilder.text.lexer import Token, TokenKind, lex
 
 __all__ = ["SUPPORTED_FUNCTIONS", "UnsupportedSyntaxError", "parse"]
 
@@ -57,14 +57,9 @@ def parse(text: str) -> Query:
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a str, got {type(text).__name__}")
-    tokens = list(lex(text))
-    while (
-        tokens
-        and tokens[-1].kind is TokenKind.COMMENT
-        and "\n" not in tokens[-1].text.rstrip()  # it swallowed no following line
-        and text[tokens[-1].start - 1 : tokens[-1].start].isspace()  # not 'a--1' for 'a - -1'
-    ):
-        tokens.pop()  # a comment that ends the text hides nothing (Deep Lake's docs use them)
+    # a comment that swallowed no following line and does not read as 'a--1' hides nothing
+    # (the lexer follows the engine: such a comment stops at the end of its line)
+    tokens = [tok for tok in lex(text) if not _harmless_comment(text, tok)]
     _refuse_truncation(text, tokens)
     parser = Parser(text, tokens)
     try:
@@ -74,3 +69,11 @@ def parse(text: str) -> Query:
         raise
     except BuildError as exc:  # a builder constructor refused a value (e.g. CR in a name)
         raise UnsupportedSyntaxError(str(exc), text=text, position=parser.position()) from exc
+
+
+def _harmless_comment(text: str, tok: Token) -> bool:
+    return (
+        tok.kind is TokenKind.COMMENT
+        and "\n" not in tok.text.rstrip()
+        and text[tok.start - 1 : tok.start].isspace()
+    )

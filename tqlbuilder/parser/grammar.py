@@ -14,13 +14,15 @@ from tqlbuilder.engine.lexicon import (
 )
 from tqlbuilder.engine.rules import (
     constant_sampling_problem,
+    unaliased_item_problem,
 )
 from tqlbuilder.levels.nodes import Select, SetOp
 from tqlbuilder.levels.printer import compile_expr
-from tqlbuilder.parser.cursor import _KEYWORD, _STRING, _describe, _is_count, _split_and
+from tqlbuilder.parser.cursor import _KEYWORD, _OPERATOR, _STRING, _describe, _is_count, _split_and
 from tqlbuilder.parser.expressions import _JOIN_REASON, ExpressionParser
 from tqlbuilder.tree.expr import (
     Alias,
+    Column,
     Expr,
     Literal,
     OrderKey,
@@ -33,7 +35,7 @@ from tqlbuilder.tree.sources import (
     Dataset,
     Sampling,
 )
-from tqlbuilder.tree.walk import reads_json
+from tqlbuilder.tree.walk import reads_json, referenced_columns
 
 __all__ = ["Parser"]
 
@@ -164,18 +166,30 @@ class Parser(ExpressionParser):
 
     def _select_list(self) -> tuple[Expr, ...]:
         items: list[Expr] = []
+        unnamed: list[tuple[Expr, int]] = []
         while True:
             if self._accept_op("*"):
                 items.append(Star())
             else:
+                start = self.position()
                 expr = self._expr()
                 if self._accept_kw("AS"):
                     expr = Alias(expr, self._alias_name())
                 elif self._is_name():
                     expr = Alias(expr, self._alias_name())  # bare alias: SELECT id ident
+                elif not isinstance(expr, Column):
+                    unnamed.append((expr, start))
                 items.append(expr)
             if not self._accept_op(","):
                 break
+        after = self._peek()
+        if after is None or after.kind in (_KEYWORD, _OPERATOR):
+            for expr, start in unnamed:  # not before a syntax error the next token makes
+                problem = unaliased_item_problem(len(referenced_columns(expr)))
+                if problem is not None:
+                    self._unsupported(
+                        f"the select item {compile_expr(expr)}", f"{problem}; add AS name", start
+                    )
         if len(items) == 1 and isinstance(items[0], Star):
             return ()
         return tuple(items)
