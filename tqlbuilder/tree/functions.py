@@ -33,14 +33,14 @@ from tqlbuilder.tree.expr import (
 )
 from tqlbuilder.tree.literals import check_cosine_query, render_scalar
 
-ExprLike: TypeAlias = "Expr | str"
+ExprLike: TypeAlias = Expr | str
 """An expression, or a column name (a plain ``str`` is always a column name, never TQL)."""
 
-VectorLike: TypeAlias = "Expr | str | Sequence[float] | npt.NDArray[Any]"
+VectorLike: TypeAlias = Expr | str | Sequence[float] | npt.NDArray[Any]
 """A vector: a column name or expression, or a literal 1-D list, tuple or numpy array of finite
 numbers (written as ``ARRAY[...]``; float32 arrays in their shortest exact form)."""
 
-MatrixLike: TypeAlias = "Expr | str | Sequence[Sequence[float]] | npt.NDArray[Any]"
+MatrixLike: TypeAlias = Expr | str | Sequence[Sequence[float]] | npt.NDArray[Any]
 """Several vectors: a column name or expression, or a 2-D list or numpy array ``(m, d)``."""
 
 __all__ = [
