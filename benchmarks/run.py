@@ -31,6 +31,7 @@ from benchmarks import (
     bench_memory,
     bench_rest,
     bench_server,
+    bench_text,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, machine_info
@@ -43,6 +44,7 @@ FIGURES: dict[str, tuple[str, Callable[[Settings], list[Row]]]] = {
     "5": ("import time", bench_import.run),
     "6": ("peak memory", bench_memory.run),
     "7": ("local server: isolation price", bench_server.run),
+    "8": ("text tools: lex / check speed and depth", bench_text.run),
 }
 
 COLUMNS = ("#", "measurement", "baseline", "candidate", "result", "target", "status")

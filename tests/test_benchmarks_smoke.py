@@ -28,6 +28,7 @@ from benchmarks import (
     bench_memory,
     bench_rest,
     bench_server,
+    bench_text,
     bench_vector,
 )
 from benchmarks._harness import Row, Settings, compare
@@ -211,3 +212,20 @@ def test_run_script_as_documented(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     assert document["machine"]["python"]
     assert [row["figure"] for row in document["rows"]] == ["6"]
+
+
+# --------------------------------------------------------------------------- figure 8
+
+
+def test_text_baseline_splits_like_lex() -> None:
+    bench_text.check_equivalent()
+    bench_text.check_equivalent("SELECT a FROM \"x\" WHERE t = 'it''s' AND n >= -1.5e3 -- c")
+    with pytest.raises(AssertionError):
+        bench_text.check_equivalent("CAST(x AS CHARACTER VARYING)")  # one keyword for lex
+
+
+def test_text_figure_runs() -> None:
+    rows = bench_text.run(TINY)
+    _check_rows(rows, "8")
+    assert len(rows) == 2 + 9  # lex and check speed; 3 tools x 3 depth cases
+    assert all("x the tokenizer" in row.result for row in rows[2:])

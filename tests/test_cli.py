@@ -104,7 +104,7 @@ def test_format_refuses_a_comment_and_points_at_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [(), ("lint", "x.tql"), ("check",), ("check", "a", "b"), ("format",)]
+    "args", [(), ("lint", "x.tql"), ("check",), ("format", "a", "b"), ("format",)]
 )
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
     result = cli(*args)
@@ -126,3 +126,31 @@ def test_main_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["--help"]) == 0
     assert "check" in capsys.readouterr().out
     assert main(["bogus"]) == 2
+
+
+def test_check_many_files_prefixes_paths_and_keeps_going(tmp_path: Path) -> None:
+    """pre-commit passes many files: each line names its file; the worst status wins."""
+    clean = write(tmp_path, 'SELECT id FROM "x" WHERE id = 1', "clean.tql")
+    warned = write(tmp_path, 'SELECT id FROM "x" -- note\nWHERE id = 1', "warned.tql")
+    broken = write(tmp_path, 'SELECT id FROM "x" WHERE id = 010', "broken.tql")
+    result = cli("check", clean, warned, broken)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0].startswith(f"{warned}:1:20: warning comment: ")
+    assert result.stdout.splitlines()[1].startswith(f"{broken}:1:31: error octal-integer: ")
+    assert len(result.stdout.splitlines()) == 2
+    assert cli("check", clean, warned).returncode == 0
+
+
+def test_check_reports_engine_rejected_syntax(tmp_path: Path) -> None:
+    result = cli("check", write(tmp_path, "SELECT COUNT(*) AS c FROM \"x\" WHERE t CONTAINS 'a'"))
+    assert result.returncode == 1
+    codes = [FINDING_LINE.match(line).group(4) for line in result.stdout.splitlines()]  # type: ignore[union-attr]
+    assert codes == ["absent-function", "infix-contains"]
+
+
+def test_a_missing_file_among_many_exits_2_after_checking_the_rest(tmp_path: Path) -> None:
+    broken = write(tmp_path, 'SELECT id FROM "x" WHERE id = 010', "broken.tql")
+    result = cli("check", str(tmp_path / "missing.tql"), broken)
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr
+    assert "octal-integer" in result.stdout

@@ -252,3 +252,26 @@ def test_engine_gives_the_same_rows_for_the_formatted_query(
         before = deeplake.query(query)
         after = deeplake.query(formatted)
         assert list(before["id"][:]) == list(after["id"][:])
+
+
+# --------------------------------------------------------------------------- any nesting depth
+
+DEPTH = 20_000  # far beyond Python's recursion limit; the benchmark times 100,000
+
+
+def test_deep_sub_selects_format_with_capped_indentation() -> None:
+    from tqlbuilder.text.formatter import MAX_INDENT
+
+    text = "SELECT * FROM " + "(SELECT * FROM " * DEPTH + '"x"' + ")" * DEPTH
+    result = format(text)
+    assert token_texts(result) == token_texts(text)
+    widest = max(len(line) - len(line.lstrip(" ")) for line in result.splitlines())
+    assert widest == 4 * MAX_INDENT
+    assert len(result) < 30 * len(text)  # linear: no line grows with the depth
+
+
+def test_deep_parentheses_and_long_sums_keep_their_tokens() -> None:
+    parens = "SELECT * FROM x WHERE " + "(" * DEPTH + "a = 1" + ")" * DEPTH
+    assert token_texts(format(parens)) == token_texts(parens)
+    total = "SELECT * FROM x WHERE " + " + ".join(["a"] * DEPTH) + " > 0"
+    assert format(total).splitlines()[-1] == "WHERE " + " + ".join(["a"] * DEPTH) + " > 0"

@@ -61,6 +61,8 @@ CLEAN = [
     """SELECT id FROM "p" SAMPLE BY id < 0 replace false LIMIT 2""",
     """SELECT id FROM "p" WHERE contains(t, ('deep')) AND contains(t, 'deep lake')""",
     """SELECT id, ROW_NUMBER() AS r, row_number() n FROM "p" ORDER BY id""",
+    """SELECT * FROM "p" WHERE id < 5 INTERSECT SELECT * FROM "p" WHERE id > 2""",
+    """SELECT id FROM ((SELECT * FROM "p" WHERE id < 5) EXCEPT (SELECT * FROM "p"))""",
     """SELECT id, BM25_SIMILARITY(t, 'x') AS score FROM "p" ORDER BY BM25_SIMILARITY(t, 'x') """
     """DESC LIMIT 3""",
     """SELECT * FROM (SELECT label, shape(id)[0] AS cnt FROM "p" GROUP BY label) WHERE cnt > 2""",
@@ -190,6 +192,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ),
     ('SELECT id FROM "x" INTERSECT SELECT id FROM "y"', "intersect-except", "error", "INTER"),
     ('SELECT id FROM "x" EXCEPT SELECT id FROM "y"', "intersect-except", "error", "EXCEPT"),
+    ('SELECT * FROM "x" EXCEPT SELECT * FROM "y"', "intersect-except", "error", "EXCEPT"),
     ('SELECT a.id FROM "x" AS a, "y" AS b', "comma-join", "error", ', "y"'),
     ('SELECT id FROM "x" ORDER BY RANDOM() LIMIT 3', "order-by-random", "warning", "RANDOM"),
     ('SELECT label FROM "x" GROUP BY label LIMIT 2', "limit-before-group", "error", "LIMIT"),
@@ -240,7 +243,7 @@ CASES: list[tuple[str, str, str, str]] = [
         "SAMPLE",
     ),
     ("SELECT id FROM \"x\" WHERE t CONTAINS 'a'", "infix-contains", "error", "CONTAINS"),
-    ('SELECT COUNT(*) FROM "x"', "count-function", "error", "COUNT"),
+    ('SELECT COUNT(*) FROM "x"', "absent-function", "error", "COUNT"),
     (
         'SELECT id FROM "x" WHERE id = (SELECT id FROM "x" LIMIT 1)',
         "scalar-subquery",
@@ -254,7 +257,8 @@ CASES: list[tuple[str, str, str, str]] = [
         "L1_NORM",
     ),
     ('SELECT TOP 3 id FROM "x" ORDER BY linf_norm(e - ARRAY[1])', "l1-linf-top-k", "error", "linf"),
-    ('SELECT id, ROW_NUMBER() FROM "x"', "unaliased-row-number", "error", "ROW_NUMBER"),
+    ('SELECT id, ROW_NUMBER() FROM "x"', "unaliased-expression", "error", "ROW_NUMBER"),
+    ('SELECT id, n * id FROM "x"', "unaliased-expression", "error", "n * id"),
     (
         "SELECT id, BM25_SIMILARITY(t, 'a') AS score FROM \"x\" "
         "ORDER BY BM25_SIMILARITY(t, 'b') DESC LIMIT 3",
@@ -362,15 +366,18 @@ def test_the_swallowed_extent_is_named() -> None:
 
 
 def test_finding_equality_and_fields() -> None:
-    assert check("SELECT 010") == [
+    assert check("SELECT 010 AS n") == [
         Finding(
             code="octal-integer",
             position=7,
-            message=check("SELECT 010")[0].message,
+            message=check("SELECT 010 AS n")[0].message,
             severity="error",
+            kind="silent-wrong",
         )
     ]
-    assert "octal: 8, not 10" in check("SELECT 010")[0].message
+    assert "octal: 8, not 10" in check("SELECT 010 AS n")[0].message
+    # an unaliased constant reads no column: the engine wants a name for it
+    assert [f.code for f in check("SELECT 010")] == ["octal-integer", "unaliased-expression"]
 
 
 SOUP = st.sampled_from(
@@ -726,8 +733,9 @@ ERRORS = [
         "cannot be used without index",
     ),
     ("infix-contains", "SELECT id FROM {M} WHERE label CONTAINS 'cat'", "syntax error"),
-    ("count-function", "SELECT COUNT(*) FROM {M}", "'COUNT' is not found"),
-    ("count-function", "SELECT COUNT(id) AS c FROM {M}", "'COUNT' is not found"),
+    ("absent-function", "SELECT COUNT(*) FROM {M}", "'COUNT' is not found"),
+    ("absent-function", "SELECT COUNT(id) AS c FROM {M}", "'COUNT' is not found"),
+    ("absent-function", "SELECT id FROM {M} WHERE MAX(n) > 0", "'MAX' is not found"),
     (
         "scalar-subquery",
         "SELECT id FROM {M} WHERE id = (SELECT id FROM {M} LIMIT 1)",
@@ -754,8 +762,9 @@ ERRORS = [
         "LIMIT 3",
         "requires 2 arguments",
     ),
-    ("unaliased-row-number", "SELECT id, ROW_NUMBER() FROM {M}", "should be aliased"),
-    ("unaliased-row-number", "SELECT ROW_NUMBER() FROM {M}", "should be aliased"),
+    ("unaliased-expression", "SELECT id, ROW_NUMBER() FROM {M}", "should be aliased"),
+    ("unaliased-expression", "SELECT ROW_NUMBER() FROM {M}", "should be aliased"),
+    ("unaliased-expression", "SELECT id, n * id FROM {M}", "should be aliased"),
     (
         "bm25-score-selected",
         "SELECT id, BM25_SIMILARITY(body, 'deep') AS s FROM {B} "
@@ -810,6 +819,21 @@ def test_selected_bm25_score_is_the_order_by_score(engine: Engine) -> None:
     assert isinstance(got, dict) and isinstance(meant, dict)
     assert got["score"] == meant["score"] and got["score"][0] > 0  # 'deep' is in neither row
     assert engine.reports(mismatch, "bm25-score-mismatch") and not codes(engine.q(same))
+
+
+@pytest.mark.engine
+def test_intersect_and_except_of_whole_rows_run(engine: Engine) -> None:
+    """Both sides SELECT * of one dataset: computed; a column list on either side: refused."""
+    whole = "SELECT * FROM {M} WHERE id < 5 INTERSECT SELECT * FROM {M} WHERE id > 2"
+    assert engine.ids(whole) == [3, 4] and not codes(engine.q(whole))
+    wrapped = (
+        "SELECT * FROM ((SELECT * FROM {M} WHERE id < 5) EXCEPT (SELECT * FROM {M} WHERE id > 2))"
+    )
+    assert engine.ids(wrapped) == [0, 1, 2] and not codes(engine.q(wrapped))
+    columns = "SELECT * FROM ((SELECT id FROM {M} WHERE id < 5) EXCEPT (SELECT id FROM {M}))"
+    result = engine.run(columns)
+    assert isinstance(result, str) and "difference of two independent" in result
+    assert engine.reports(columns, "intersect-except")
 
 
 @pytest.mark.engine
@@ -910,9 +934,9 @@ def test_engine_killers_are_reported_without_running_them() -> None:
 
 
 def test_huge_literals_do_not_break_the_checker() -> None:
-    (finding,) = check("SELECT 08" + "9" * 6000)
+    (finding,) = check("SELECT 08" + "9" * 6000 + " AS n")
     assert finding.code == "octal-integer" and len(finding.message) < 400
-    (finding,) = check("SELECT " + "9" * 6000)
+    (finding,) = check("SELECT " + "9" * 6000 + " AS n")
     assert finding.code == "integer-out-of-range"
 
 
@@ -924,3 +948,62 @@ def test_a_30kb_vector_query_has_no_findings() -> None:
         + ']) AS "score" FROM "hub://org/ds") ORDER BY "score" DESC LIMIT 5'
     )
     assert check(query) == []
+
+
+# --------------------------------------------------------------------------- any nesting depth
+
+DEPTH = 20_000  # far beyond Python's recursion limit; the benchmark times 100,000
+
+
+def test_deep_nesting_is_checked_without_recursion() -> None:
+    """Findings at the bottom of deep nests are still found (and nothing raises)."""
+    parens = "SELECT * FROM x WHERE " + "(" * DEPTH + "a = 010" + ")" * DEPTH
+    assert codes(parens) == {"octal-integer"}
+    nested = "SELECT * FROM " + "(SELECT * FROM " * DEPTH + '"x" WHERE t = "v"' + ")" * DEPTH
+    assert codes(nested) == {"double-quoted-string"}
+    ranked = (
+        "SELECT * FROM "
+        + "(" * DEPTH
+        + "SELECT id FROM x ORDER BY L2_NORM(e - ARRAY[1]) DESC"
+        + ")" * DEPTH
+        + " LIMIT 3"
+    )
+    assert codes(ranked) == {"wrong-sort-direction"}
+    unclosed = "SELECT * FROM x WHERE " + "(" * DEPTH + "CONTAINS(t, '!')"
+    assert codes(unclosed) == {"contains-without-token"}
+    total = "SELECT * FROM x WHERE " + " + ".join(["a"] * DEPTH) + ' > 0 AND t = "v"'
+    assert codes(total) == {"double-quoted-string"}
+
+
+def test_check_never_raises_even_when_a_rule_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing rule becomes a check-incomplete warning; the other rules still report."""
+    from tqlbuilder.text.hazards import statements
+
+    def broken(ctx: object) -> list[object]:
+        raise ValueError("boom")
+
+    patched = tuple(
+        attrs.evolve(r, find=broken) if r.code == "distinct-ignored" else r for r in RULES
+    )
+    import tqlbuilder.text.hazards as hazards
+
+    monkeypatch.setattr(hazards, "RULES", patched)
+    findings = check('SELECT DISTINCT id FROM "x" WHERE id = 010')
+    assert [(f.code, f.severity) for f in findings] == [
+        ("check-incomplete", "warning"),
+        ("octal-integer", "error"),
+    ]
+    assert "distinct-ignored" in findings[0].message and "boom" in findings[0].message
+    assert statements.RULES  # the module's own registry is untouched
+
+
+def test_the_docs_table_of_codes_is_the_registry() -> None:
+    """docs/reading-tql.md holds exactly codes_table(): every code, severity, kind, summary."""
+    from tqlbuilder.text.hazards import codes_table
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "reading-tql.md"
+    assert codes_table() in docs.read_text(encoding="utf-8"), (
+        "regenerate the table in docs/reading-tql.md with tqlbuilder.text.hazards.codes_table()"
+    )
+    rows = codes_table().splitlines()[2:]
+    assert [row.split("`")[1] for row in rows] == [r.code for r in RULES]

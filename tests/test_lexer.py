@@ -486,3 +486,12 @@ def test_engine_stops_exactly_where_the_lexer_says(tiny_dataset: str, infix: str
         assert got == engine_ids(query[:stop]), (query, stop, got)
         if stop <= query.rindex(" OR "):
             assert got == "error" or 2 not in got, (query, got)
+
+
+def test_any_nesting_depth_lexes_completely() -> None:
+    depth = 50_000
+    text = "SELECT * FROM " + "(SELECT * FROM " * depth + '"x"' + ")" * depth + " -- end"
+    tokens = lex(text, include_whitespace=True)
+    assert "".join(t.text for t in tokens) == text
+    assert sum(t.text == "(" for t in tokens) == depth
+    assert tokens[-1].kind is K.COMMENT

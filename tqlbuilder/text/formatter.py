@@ -1,25 +1,44 @@
 """Pretty-print TQL for reading, without changing a single token.
 
-One clause keyword per line, sub-selects indented by four spaces, expressions (and long ARRAY
-literals) kept on one line. Only the whitespace between tokens changes, and the result is
-re-lexed to prove the token sequence is identical. Text the engine would read differently
-once re-spaced (comments, unknown characters, unterminated quotes, NUL) is refused.
+One clause keyword per line, sub-selects indented by four spaces (up to :data:`MAX_INDENT`
+levels; deeper sub-selects stay at that indentation, so the output grows linearly with any
+nesting depth), expressions (and long ARRAY literals) kept on one line. Only the whitespace
+between tokens changes, and the result is re-lexed to prove the token sequence is identical.
+Text the engine would read differently once re-spaced (comments, unknown characters,
+unterminated quotes, NUL) is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tqlbuilder.engine.lexicon import CLAUSE_KEYWORDS, SET_OPERATIONS
 from tqlbuilder.errors import TQLSyntaxError
-from tqlbuilder.text.lexer import Token, TokenKind, engine_prefix_end, lex
+from tqlbuilder.text.lexer import (
+    R_COMMENT_TEXT,
+    R_OTHER,
+    R_QEMPTY,
+    R_QOPEN,
+    Scan,
+    Token,
+    TokenKind,
+    engine_prefix_end,
+    lex,
+    scan,
+    tokens_of,
+)
 
-__all__ = ["format"]
+__all__ = ["MAX_INDENT", "format"]
 
 _K = TokenKind
 _INDENT = "    "
-_CLAUSE_WORDS = frozenset({"SELECT", "FROM", "WHERE", "HAVING", "LIMIT", "OFFSET"})
-_BY_WORDS = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"})
-_SET_OPS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
+#: Sub-selects nested deeper than this are not indented further (output stays linear in size).
+MAX_INDENT = 8
+# Clause keywords from the lexicon; the BY-clauses start a line only when BY follows, and
+# HAVING (parsed, then ignored by the engine) gets its own line too.
+_BY_WORDS = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"}) & CLAUSE_KEYWORDS
+_CLAUSE_WORDS = (CLAUSE_KEYWORDS - _BY_WORDS) | {"HAVING"}
+_SET_OPS = SET_OPERATIONS
 _OPENERS = frozenset({"(", "[", "{"})
 _CLOSERS = frozenset({")", "]", "}"})
 _OPERAND_KEYWORDS = frozenset({"TRUE", "FALSE", "NULL"})
@@ -38,7 +57,13 @@ _REFUSED = {
 }
 
 
-def _refuse(text: str, tokens: Sequence[Token]) -> None:
+_REFUSED_RULES = frozenset({R_COMMENT_TEXT, R_OTHER, R_QEMPTY, R_QOPEN})
+
+
+def _refuse(text: str, tokens: Sequence[Token], raw: Scan) -> None:
+    unterminated = bool(tokens) and tokens[-1].kind is _K.UNTERMINATED_STRING
+    if not (unterminated or _REFUSED_RULES.intersection(raw.kinds) or "\0" in text):
+        return
     for tok in tokens:
         reason = _REFUSED.get(tok.kind)
         if reason is not None:
@@ -124,7 +149,7 @@ def _layout(tokens: Sequence[Token], glue: bool) -> str:
     def flush() -> None:
         nonlocal line
         if line:
-            lines.append(_INDENT * line_indent + "".join(line))
+            lines.append(_INDENT * min(line_indent, MAX_INDENT) + "".join(line))
             line = []
 
     for i, tok in enumerate(tokens):
@@ -171,14 +196,40 @@ def _layout(tokens: Sequence[Token], glue: bool) -> str:
 def format(text: str) -> str:
     """Return ``text`` pretty-printed on several lines, with exactly the same tokens.
 
-    Raises :class:`~tqlbuilder.errors.TQLSyntaxError` (pointing at the position) for text with
-    comments, characters the engine does not know, unterminated quotes or NUL.
+    Works at any nesting depth in time linear in the text (no recursion); sub-selects deeper
+    than :data:`MAX_INDENT` levels keep that indentation.
+
+    Args:
+        text: the query text.
+
+    Returns:
+        The query on several lines; only the whitespace between tokens differs.
+
+    Raises:
+        TQLSyntaxError: (pointing at the position) for text with comments, characters the
+            engine does not know, unterminated quotes or NUL.
+
+    Examples:
+        >>> print(format("SELECT id FROM (SELECT * FROM x WHERE a = 1) LIMIT 3"))
+        SELECT id
+        FROM (
+            SELECT *
+            FROM x
+            WHERE a = 1
+        )
+        LIMIT 3
     """
-    tokens = lex(text)
-    _refuse(text, tokens)
-    expected = [(tok.kind, tok.text) for tok in tokens]
+    raw = scan(text)
+    tokens = tokens_of(text, raw)
+    _refuse(text, tokens, raw)
+    expected = [tok.text for tok in tokens]
     for glue in (True, False):
         result = _layout(tokens, glue)
-        if [(tok.kind, tok.text) for tok in lex(result)] == expected:
+        again = scan(result)  # same lexer rules and same texts: the same tokens
+        if (
+            again.kinds == raw.kinds
+            and [result[start:end] for start, end in zip(again.starts, again.ends, strict=True)]
+            == expected
+        ):
             return result
     raise AssertionError("formatting changed the token sequence")  # pragma: no cover

@@ -99,7 +99,9 @@ _MASTER = re.compile(
     [ \t\n]*+
     (?:
       (?P<comment>--)
-    | (?P<float>[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)
+    | (?P<float>[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?
+               |\.[0-9]+(?:[eE][-+]?[0-9]+)?
+               |[0-9]+[eE][-+]?[0-9]+)
     | (?P<int>[0-9]+)
     | (?P<llmin>-9223372036854775808)
     | (?P<op>==|!=|<>|<=|>=|\|\||[-+*/(){},.;<>=^%:?\[\]|])
@@ -288,6 +290,42 @@ def token_at(text: str, raw: Scan, index: int) -> Token:
     return Token(_K.UNKNOWN, tok_text, start, end, None)  # other, and "" (not an identifier)
 
 
+def tokens_of(text: str, raw: Scan, indices: Iterable[int] | None = None) -> list[Token]:
+    """The :class:`Token` s of entries ``indices`` of ``raw`` (all of them by default).
+
+    Operators, words and floats, most of any text, are built inline (``tuple.__new__`` skips the
+    named tuple's Python-level constructor); the other kinds go through :func:`token_at`.
+    """
+    new = tuple.__new__
+    tok_cls, op_kind, kw_kind, id_kind = Token, _K.OPERATOR, _K.KEYWORD, _K.IDENTIFIER
+    float_kind = _K.FLOAT
+    reserved = RESERVED_WORDS
+    kinds, starts, ends = raw
+    out: list[Token] = []
+    append = out.append
+    for i in range(len(kinds)) if indices is None else indices:
+        rule = kinds[i]
+        if rule == R_OP:
+            start, end = starts[i], ends[i]
+            tok_text = text[start:end]
+            append(new(tok_cls, (op_kind, tok_text, start, end, tok_text, False)))
+        elif rule == R_WORD:
+            start, end = starts[i], ends[i]
+            tok_text = text[start:end]
+            upper = tok_text.upper()
+            if upper in reserved:
+                append(new(tok_cls, (kw_kind, tok_text, start, end, upper, False)))
+            else:
+                append(new(tok_cls, (id_kind, tok_text, start, end, tok_text, False)))
+        elif rule == R_FLOAT:
+            start, end = starts[i], ends[i]
+            tok_text = text[start:end]
+            append(new(tok_cls, (float_kind, tok_text, start, end, float(tok_text), False)))
+        else:
+            append(token_at(text, raw, i))
+    return out
+
+
 def lex(text: str, *, include_whitespace: bool = False) -> list[Token]:
     """Split ``text`` into tokens the way the engine does; never raises.
 
@@ -307,8 +345,7 @@ def lex(text: str, *, include_whitespace: bool = False) -> list[Token]:
         >>> [(t.kind.value, t.value) for t in lex("SELECT 'it''s'")]
         [('keyword', 'SELECT'), ('string', "it's")]
     """
-    raw = scan(text)
-    tokens = [token_at(text, raw, i) for i in range(len(raw.kinds))]
+    tokens = tokens_of(text, scan(text))
     if not include_whitespace:
         return tokens
     out: list[Token] = []

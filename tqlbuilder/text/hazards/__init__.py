@@ -28,6 +28,7 @@ __all__ = [
     "Severity",
     "check",
     "codes",
+    "codes_table",
 ]
 
 
@@ -76,6 +77,18 @@ TRUNCATION_CODES: frozenset[str] = codes("truncation")
 REJECTED_CODES: frozenset[str] = codes("engine-rejects")
 
 
+def codes_table() -> str:
+    """The table of every code as Markdown (docs/reading-tql.md holds exactly this text).
+
+    Examples:
+        >>> codes_table().splitlines()[0]
+        '| Code | Severity | Kind | What the engine does |'
+    """
+    lines = ["| Code | Severity | Kind | What the engine does |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{r.code}` | {r.severity} | {r.kind} | {r.summary} |" for r in RULES]
+    return "\n".join(lines)
+
+
 def check(text: str) -> list[Finding]:
     """Report every hazard in ``text``, sorted by position (then code). Never raises.
 
@@ -95,14 +108,14 @@ def check(text: str) -> list[Finding]:
     """
     try:
         ctx = Context(text)
-    except Exception as exc:
+    except Exception as exc:  # documented never to raise
         return [_incomplete_finding("scan", exc)]
     found: dict[tuple[str, int], Finding] = {}
     for each in RULES:
         try:
             for finding in each.run(ctx):
                 found.setdefault((finding.code, finding.position), finding)
-        except Exception as exc:
+        except Exception as exc:  # noqa: PERF203 - documented never to raise
             finding = _incomplete_finding(each.code, exc)
             found.setdefault((finding.code, finding.position), finding)
     return sorted(found.values(), key=lambda f: (f.position, f.code))

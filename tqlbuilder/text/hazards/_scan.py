@@ -12,6 +12,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
+from tqlbuilder.engine.lexicon import BP_EQUALITY, BP_ORDERING, OPERATORS, SET_OPERATIONS
 from tqlbuilder.text.lexer import (
     R_COMMENT_TEXT,
     R_FLOAT,
@@ -19,28 +20,35 @@ from tqlbuilder.text.lexer import (
     R_OTHER,
     R_QEMPTY,
     R_QOPEN,
-    R_STRING,
     R_WORD,
     Scan,
     Token,
     TokenKind,
     scan,
     token_at,
+    tokens_of,
 )
 
 _K = TokenKind
-SET_OPS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
-COMPARISONS = frozenset({"=", "==", "!=", "<>", "<", ">", "<=", ">="})
+SET_OPS = SET_OPERATIONS
+COMPARISONS = frozenset(
+    symbol for symbol, op in OPERATORS.items() if op.binding_power in (BP_EQUALITY, BP_ORDERING)
+)
 _OPENERS = frozenset({"(", "[", "{"})
 _CLOSERS = frozenset({")", "]", "}"})
 _NOT_CODE = frozenset({R_COMMENT_TEXT, R_OTHER, R_QEMPTY, R_QOPEN})
 
 # A long ARRAY[...] of plain numbers needs no structural check: its tokens are left out of the
 # tree (the lexical rules still see every number). ``--`` is excluded (it starts a comment).
-_NUM = r"(?:[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+(?:[eE][-+]?[0-9]+)?)"
-_SIGNED = rf"(?:-(?!-)[ \t\n]*)*{_NUM}"
-_NUMERIC_LIST = re.compile(rf"\[[ \t\n]*{_SIGNED}(?:[ \t\n]*,[ \t\n]*{_SIGNED})*[ \t\n]*\]")
-_ARRAY_OPEN = re.compile(r"(?<![A-Za-z0-9_])[Aa][Rr][Rr][Aa][Yy][ \t\n]*\[")
+# Possessive and atomic throughout: one left-to-right pass, no backtracking. The number forms
+# are the lexer's (int, and the three float rules) in one alternation.
+_NUM = r"(?>[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][-+]?[0-9]++)?+"
+_SIGNED = rf"(?:-(?!-)[ \t\n]*+)*+{_NUM}"
+_NUMERIC_LIST = re.compile(rf"\[[ \t\n]*+{_SIGNED}(?:[ \t\n]*+,[ \t\n]*+{_SIGNED})*+[ \t\n]*+\]")
+# ``ARRAY[``: searched in the lower-cased text when it is ASCII (lower() keeps the offsets and
+# a literal prefix is searched fast), else with character classes.
+_ARRAY_OPEN = re.compile(r"array[ \t\n]*\[")
+_ARRAY_OPEN_ANY_CASE = re.compile(r"[Aa][Rr][Rr][Aa][Yy][ \t\n]*\[")
 _ELIDE_FROM = 64  # only lists longer than this many characters are left out
 
 
@@ -78,7 +86,15 @@ class Level:
     ``after_set_op``: the last operand of a set operation (its clauses apply to the whole).
     """
 
-    __slots__ = ("after_set_op", "aliases", "by_name", "clauses", "has_top", "limited_outside")
+    __slots__ = (
+        "after_set_op",
+        "aliases",
+        "by_name",
+        "clauses",
+        "has_top",
+        "limited_outside",
+        "select_items",
+    )
 
     def __init__(self, clauses: list[Clause], limited_outside: bool, after_set_op: bool) -> None:
         self.clauses = clauses
@@ -90,8 +106,10 @@ class Level:
         select = self.by_name.get("SELECT")
         self.has_top = select is not None and is_kw(first(select.items), "TOP")
         self.aliases: dict[str, list[Item]] = {}
+        #: The SELECT list as ``(expression, alias or None)`` (empty without SELECT).
+        self.select_items = select_list(select) if select is not None else []
         if select is not None:
-            for expr, alias in select_list(select):
+            for expr, alias in self.select_items:
                 if alias is not None and isinstance(alias.value, str):
                     same = len(expr) == 1 and is_name(expr[0])
                     if not (same and isinstance(expr[0], Token) and expr[0].value == alias.value):
@@ -275,38 +293,44 @@ def build_tree(tokens: Sequence[Token]) -> list[Item]:
     return root
 
 
+_PLAIN_CLAUSES = frozenset({"SELECT", "FROM", "WHERE", "HAVING", "OFFSET", "LIMIT"})
+_BY_CLAUSES = frozenset({"GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND"})
+
+
 def clauses_of(items: Sequence[Item]) -> list[Clause]:
     """Cut one SELECT level into its clauses (a LIMIT after SAMPLE BY is ``SAMPLE LIMIT``)."""
-    clauses = [Clause("", None)]
+    current = Clause("", None)
+    clauses = [current]
     sampled = False
+    keyword = _K.KEYWORD
+    token = Token
+    n = len(items)
     i = 0
-    while i < len(items):
+    while i < n:
         item = items[i]
-        name = ""
-        width = 1
-        if isinstance(item, Token) and item.kind is _K.KEYWORD:
-            word = str(item.value)
-            if word in ("SELECT", "FROM", "WHERE", "HAVING", "OFFSET"):
-                name = word
-            elif word == "LIMIT":
-                name = "SAMPLE LIMIT" if sampled else "LIMIT"
-            elif word in ("GROUP", "UNGROUP", "ORDER", "SAMPLE", "EXPAND") and is_kw(
-                items[i + 1] if i + 1 < len(items) else None, "BY"
-            ):
-                name, width = word + " BY", 2
+        i += 1
+        if type(item) is token and item.kind is keyword:
+            word = item.value
+            name = ""
+            if word in _PLAIN_CLAUSES:
+                name = "SAMPLE LIMIT" if word == "LIMIT" and sampled else str(word)
+            elif word in _BY_CLAUSES and i < n and is_kw(items[i], "BY"):
+                name = f"{word} BY"
                 sampled = sampled or word == "SAMPLE"
-        if name:
-            assert isinstance(item, Token)
-            clauses.append(Clause(name, item))
-        else:
-            clauses[-1].items.append(item)
-        i += width
+                i += 1
+            if name:
+                current = Clause(name, item)
+                clauses.append(current)
+                continue
+        current.items.append(item)
     return clauses
 
 
 def select_list(clause: Clause) -> list[tuple[list[Item], Token | None]]:
     """The SELECT items as ``(expression, alias token or None)``, after TOP / DISTINCT [ON]."""
-    items = list(clause.items)
+    items = clause.items
+    if len(items) == 1:  # SELECT * / SELECT col: the common case, no alias possible
+        return [(list(items), None)]
     if is_kw(first(items), "TOP"):
         items = items[2:]
     if is_kw(first(items), "DISTINCT"):
@@ -347,8 +371,12 @@ def first_operand(items: Sequence[Item]) -> list[Item]:
 
 
 def is_select(items: Sequence[Item]) -> bool:
-    head = first(items)
-    return is_kw(head, "SELECT", "WITH") or is_query_group(head)
+    if not items:
+        return False
+    head = items[0]
+    if isinstance(head, Group):
+        return is_query_group(head)
+    return head.kind is _K.KEYWORD and head.value in ("SELECT", "WITH")
 
 
 # --------------------------------------------------------------------------- the context
@@ -369,12 +397,29 @@ class Context:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        #: Results shared between rules (e.g. the suspect numbers), by name.
+        self.memo: dict[str, list[Token]] = {}
         self.raw: Scan = scan(text)
         self.rules_seen = frozenset(self.raw.kinds)
         self.code = self._code_tokens()
+        #: Indices into :attr:`code` of each keyword (upper case) present.
+        self.keywords: dict[str, list[int]] = {}
+        keyword = _K.KEYWORD
+        for i, tok in enumerate(self.code):
+            if tok.kind is keyword:
+                self.keywords.setdefault(str(tok.value), []).append(i)
+        self._set_ops = bool(SET_OPS.intersection(self.keywords))
         self.statements = split(build_tree(self.code), ";")
         self.levels: list[Level] = []
         self.sequences: list[Sequence_] = []
+        #: Every bracket group as ``(clause, level, item before it, group)``.
+        self.groups: list[tuple[str, Level | None, Item | None, Group]] = []
+        #: Every call ``NAME(...)`` by upper-case name: ``(clause, name token, args group)``.
+        self.calls: dict[str, list[tuple[str, Token, Group]]] = {}
+        #: Every set operation: its keywords (UNION, ...) and its operands' items.
+        self.set_operations: list[tuple[list[Token], list[list[Item]]]] = []
+        #: Every clause by name: ``(level, clause, keyword)``.
+        self.clauses: dict[str, list[tuple[Level, Clause, Token]]] = {}
         self._index()
         self._tokens: list[Token] | None = None
 
@@ -385,6 +430,10 @@ class Context:
             text, raw = self.text, self.raw
             self._tokens = [token_at(text, raw, i) for i in range(len(raw.kinds))]
         return self._tokens
+
+    def mentions(self, word: str) -> bool:
+        """True if ``word`` occurs in the text in any case (a quick filter for rare rules)."""
+        return word.lower() in self.text.lower()  # a word of the lexer is ASCII
 
     def indices(self, *rules: int) -> list[int]:
         """Indices into :attr:`raw` of the tokens of the given lexer rules."""
@@ -397,7 +446,11 @@ class Context:
         """Index ranges ``[lo, hi)`` of the raw tokens inside long numeric ARRAY literals."""
         text, starts, ends = self.text, self.raw.starts, self.raw.ends
         ranges: list[tuple[int, int]] = []
-        for opening in _ARRAY_OPEN.finditer(text):
+        if text.isascii():
+            openings = _ARRAY_OPEN.finditer(text.lower())
+        else:
+            openings = _ARRAY_OPEN_ANY_CASE.finditer(text)
+        for opening in openings:
             bracket = opening.end() - 1
             lo = bisect_left(starts, bracket)
             if (
@@ -425,37 +478,35 @@ class Context:
             keep.extend(range(at, lo))
             at = hi
         keep.extend(range(at, len(kinds)))
-        out: list[Token] = []
-        for i in keep:
-            rule = kinds[i]
-            if rule in _NOT_CODE:
-                continue
-            if rule == R_STRING:
-                tok = token_at(text, raw, i)
-                if tok.kind is _K.UNTERMINATED_STRING:
-                    continue
-                out.append(tok)
-            else:
-                out.append(token_at(text, raw, i))
+        if self.rules_seen & _NOT_CODE:
+            keep = [i for i in keep if kinds[i] not in _NOT_CODE]
+        out = tokens_of(text, raw, keep)
+        if out and out[-1].kind is _K.UNTERMINATED_STRING:  # it runs to the end of the text
+            out.pop()
         return out
 
     def _index(self) -> None:
         """Find every SELECT level and every item run, with an explicit work list."""
         work: list[tuple[list[Item], bool]] = []
-        for statement in self.statements:
-            if statement:
-                work.append((statement, False))
+        work.extend((statement, False) for statement in self.statements if statement)
         while work:
             items, limited_outside = work.pop()
+            while len(items) == 1 and is_query_group(items[0]):  # ((SELECT ...)): one level
+                wrapper = items[0]
+                assert isinstance(wrapper, Group)
+                items = wrapper.items
             if not is_select(items):
                 self._scan_items(items, "", None, False, work)
                 continue
-            operands: list[list[Item]] = [[]]
-            for item in items:
+            operands: list[list[Item]] = [[]] if self._set_ops else [items]
+            for item in items if self._set_ops else ():
                 if is_kw(item, *SET_OPS):
                     operands.append([])
                 elif not (is_kw(item, "ALL") and len(operands) > 1 and not operands[-1]):
                     operands[-1].append(item)
+            if len(operands) > 1:
+                keywords = [t for t in items if isinstance(t, Token) and is_kw(t, *SET_OPS)]
+                self.set_operations.append((keywords, operands))
             for index, operand in enumerate(operands):
                 level = Level(
                     clauses_of(operand),
@@ -463,13 +514,18 @@ class Context:
                     len(operands) > 1 and index == len(operands) - 1,
                 )
                 self.levels.append(level)
+                for clause in level.clauses:
+                    if clause.keyword is not None and level.by_name[clause.name] is clause:
+                        entry = (level, clause, clause.keyword)
+                        self.clauses.setdefault(clause.name, []).append(entry)
                 wraps = (
                     "LIMIT" in level.by_name or level.has_top
                 ) and "ORDER BY" not in level.by_name
                 for clause in level.clauses:
-                    self._scan_items(
-                        clause.items, clause.name, level, wraps and clause.name == "FROM", work
-                    )
+                    if clause.items:
+                        self._scan_items(
+                            clause.items, clause.name, level, wraps and clause.name == "FROM", work
+                        )
 
     def _scan_items(
         self,
@@ -482,15 +538,30 @@ class Context:
         """Record ``items`` and every bracket run inside; queue sub-selects as levels."""
         stack = [items]
         top = True
+        groups, calls = self.groups, self.calls
+        identifier = _K.IDENTIFIER
         while stack:
             current = stack.pop()
             self.sequences.append(Sequence_(current, clause, level))
+            prev: Item | None = None
             for i, item in enumerate(current):
-                if isinstance(item, Group):
-                    if is_query_group(item):
+                if type(item) is Group:
+                    groups.append((clause, level, prev, item))
+                    query = item._query
+                    if query is None:
+                        query = is_query_group(item)
+                    if query:
                         work.append((item.items, limited_source and top and i == 0))
                     else:
                         stack.append(item.items)
+                        if (
+                            isinstance(prev, Token)
+                            and prev.kind is identifier
+                            and item.open.text == "("
+                        ):
+                            name = str(prev.value).upper()
+                            calls.setdefault(name, []).append((clause, prev, item))
+                prev = item
             top = False
 
 

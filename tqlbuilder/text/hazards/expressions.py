@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from tqlbuilder.engine.words import has_engine_word
+from tqlbuilder.engine.catalog import ABSENT_FUNCTIONS
+from tqlbuilder.engine.rules import contains_problem, unaliased_item_problem
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import (
     COMPARISONS,
@@ -22,33 +23,22 @@ from tqlbuilder.text.hazards._scan import (
     is_op,
     is_query_group,
     pos,
-    select_list,
-    sites,
     split,
     walk_tokens,
 )
-from tqlbuilder.text.lexer import Token, TokenKind
+from tqlbuilder.text.lexer import R_QIDENT, Token, TokenKind
 
 _K = TokenKind
 
 
-def _groups(ctx: Context) -> Iterator[tuple[str, Level | None, Item | None, Group]]:
+def _groups(ctx: Context) -> list[tuple[str, Level | None, Item | None, Group]]:
     """Every bracket group as ``(clause, level, item before it, group)``."""
-    for seq, i, item in sites(ctx):
-        if isinstance(item, Group):
-            yield seq.clause, seq.level, seq.items[i - 1] if i else None, item
+    return ctx.groups
 
 
-def _calls(ctx: Context, *names: str) -> Iterator[tuple[str, Token, Group]]:
-    """Every call ``NAME(...)`` of one of ``names`` (upper case), with its clause."""
-    for clause, _, prev, group in _groups(ctx):
-        if (
-            group.open.text == "("
-            and isinstance(prev, Token)
-            and prev.kind is _K.IDENTIFIER
-            and str(prev.value).upper() in names
-        ):
-            yield clause, prev, group
+def _calls(ctx: Context, name: str) -> list[tuple[str, Token, Group]]:
+    """Every call ``NAME(...)`` (upper case), with its clause."""
+    return ctx.calls.get(name, [])
 
 
 @rule("in-subquery", "error", "silent-wrong", "`x IN (SELECT ...)` silently returns no rows")
@@ -109,37 +99,40 @@ def _single_quoted_name(items: Sequence[Item]) -> Token | None:
 
 @rule("double-quoted-string", "warning", "silent-wrong", 'Reads `"text"` as a column name')
 def double_quoted_string(ctx: Context) -> Iterator[Hit]:
-    for seq, i, item in sites(ctx):
-        if isinstance(item, Token):
-            compares = (item.kind is _K.OPERATOR and item.text in COMPARISONS) or is_kw(
-                item, "LIKE", "ILIKE"
-            )
-            if compares and seq.clause != "FROM":
-                tok = _lone_quoted(seq.items, i + 1)
-                if tok is not None:
-                    yield _double_quoted(tok)
+    if R_QIDENT not in ctx.rules_seen:
+        return
+    op_kind, kw_kind, token = _K.OPERATOR, _K.KEYWORD, Token
+    for seq in ctx.sequences:  # comparisons with a lone quoted name (not FROM: JOIN ... ON)
+        if seq.clause == "FROM":
             continue
-        prev = seq.items[i - 1] if i else None
-        if is_query_group(item):
-            continue
-        if item.open.text == "[" and ends_operand(prev) and not is_kw(prev, "ARRAY"):
-            for dim in split(item.items, ","):
-                tok = _single_quoted_name(dim)
+        items = seq.items
+        for i, item in enumerate(items):
+            if type(item) is token and (
+                (item.kind is op_kind and item.text in COMPARISONS)
+                or (item.kind is kw_kind and item.value in ("LIKE", "ILIKE"))
+            ):
+                tok = _lone_quoted(items, i + 1)
                 if tok is not None:
                     yield _double_quoted(tok)
-        elif item.open.text == "(" and is_kw(prev, "IN"):
-            for element in split(item.items, ","):
-                tok = _single_quoted_name(element)
-                if tok is not None:
-                    yield _double_quoted(tok)
+    for _, _, prev, group in ctx.groups:  # a subscript key, an IN element, a CONTAINS value
+        opener = group.open.text
+        if (opener == "[" and ends_operand(prev) and not is_kw(prev, "ARRAY")) or (
+            opener == "(" and is_kw(prev, "IN") and not is_query_group(group)
+        ):
+            parts = split(group.items, ",")
         elif (
-            item.open.text == "("
+            opener == "("
             and isinstance(prev, Token)
             and prev.kind is _K.IDENTIFIER
             and str(prev.value).upper() == "CONTAINS"
+            and not is_query_group(group)
         ):
-            args = split(item.items, ",")
-            tok = _single_quoted_name(args[1]) if len(args) == 2 else None
+            args = split(group.items, ",")
+            parts = args[1:] if len(args) == 2 else []
+        else:
+            continue
+        for part in parts:
+            tok = _single_quoted_name(part)
             if tok is not None:
                 yield _double_quoted(tok)
 
@@ -190,23 +183,16 @@ def _contains_text(group: Group) -> Token | None:
     return constant_string(args[1]) if len(args) == 2 else None
 
 
-def has_word_character(value: str) -> bool:
-    """True if ``value`` has a character the engine's text index treats as part of a word.
-
-    The probed rule (Unicode 15.1 letters and decimal digits): ``tqlbuilder.engine.words``.
-    """
-    return has_engine_word(value)
-
-
 @rule("contains-without-token", "error", "crash", "Dies (SIGSEGV) on an indexed column")
 def contains_without_token(ctx: Context) -> Iterator[Hit]:
     for _, _, group in _calls(ctx, "CONTAINS"):
         arg = _contains_text(group)
-        if arg is not None and isinstance(arg.value, str) and not has_word_character(arg.value):
+        value = arg.value if arg is not None else None
+        problem = contains_problem(value) if isinstance(value, str) else None
+        if arg is not None and problem is not None:
             yield Hit(
                 arg.start,
-                f"CONTAINS with {arg.text}, which has no word characters: on a column with "
-                "an inverted or BM25 index the engine process dies (SIGSEGV), also inside "
+                f"CONTAINS with {arg.text}: {problem} (an inverted or BM25 index), also inside "
                 "parentheses; drop the condition or search for a real word",
             )
 
@@ -220,33 +206,35 @@ def contains_without_token(ctx: Context) -> Iterator[Hit]:
 def contains_wildcard(ctx: Context) -> Iterator[Hit]:
     for _, _, group in _calls(ctx, "CONTAINS"):
         arg = _contains_text(group)
-        if arg is not None and isinstance(arg.value, str) and "*" in arg.value:
-            if has_word_character(arg.value):
-                yield Hit(
-                    arg.start,
-                    f"CONTAINS with {arg.text}: Deep Lake v3 read '*' as a wildcard, v4 does "
-                    "not (on a plain text column it matches a literal '*'; on an indexed one "
-                    "it searches the words without the stars); for a substring match write "
-                    "col LIKE '%text%'",
-                )
+        value = arg.value if arg is not None else None
+        if arg is not None and isinstance(value, str) and "*" in value:
+            yield Hit(
+                arg.start,
+                f"CONTAINS with {arg.text}: Deep Lake v3 read '*' as a wildcard, v4 does "
+                "not (on a plain text column it matches a literal '*'; on an indexed one "
+                "it searches the words without the stars); for a substring match write "
+                "col LIKE '%text%'",
+            )
 
 
-@rule("count-function", "error", "engine-rejects", "COUNT(...) does not exist in the engine")
-def count_function(ctx: Context) -> Iterator[Hit]:
-    for _, name, _ in _calls(ctx, "COUNT"):
-        yield Hit(
-            name.start,
-            "the engine has no COUNT function ('Function 'COUNT' is not found in external "
-            "function sources'); count rows with len() of the result, or per group with "
-            "SHAPE(col)[0] in a GROUP BY query",
-        )
+@rule(
+    "absent-function",
+    "error",
+    "engine-rejects",
+    "A function the engine does not have: COUNT, MIN, MAX",
+)
+def absent_function(ctx: Context) -> Iterator[Hit]:
+    for name, instead in ABSENT_FUNCTIONS.items():
+        for _, tok, _ in _calls(ctx, name):
+            yield Hit(
+                tok.start,
+                f"the engine has no {name} function ('Function '{name}' is not found in "
+                f"external function sources'): {instead}",
+            )
 
 
 def _bm25_items(level: Level) -> Iterator[tuple[list[Item], Token | None, Token]]:
-    select = level.by_name.get("SELECT")
-    if select is None:
-        return
-    for expr, alias in select_list(select):
+    for expr, alias in level.select_items:
         for tok in walk_tokens(expr):
             if tok.kind is _K.IDENTIFIER and str(tok.value).upper() == "BM25_SIMILARITY":
                 yield expr, alias, tok
@@ -280,7 +268,7 @@ def _order_call(level: Level) -> tuple[list[str], str] | None:
     "Rejects a BM25 score in a SELECT list except `... AS score` beside its ORDER BY",
 )
 def bm25_score_selected(ctx: Context) -> Iterator[Hit]:
-    for level in ctx.levels:
+    for level in ctx.levels if "BM25_SIMILARITY" in ctx.calls else ():
         for expr, alias, tok in _bm25_items(level):
             order = _order_call(level)
             found = call(expr)
@@ -302,7 +290,7 @@ def bm25_score_selected(ctx: Context) -> Iterator[Hit]:
     "A selected BM25 score is the ORDER BY's score, whatever its arguments",
 )
 def bm25_score_mismatch(ctx: Context) -> Iterator[Hit]:
-    for level in ctx.levels:
+    for level in ctx.levels if "BM25_SIMILARITY" in ctx.calls else ():
         for expr, alias, tok in _bm25_items(level):
             order = _order_call(level)
             found = call(expr)
@@ -317,29 +305,43 @@ def bm25_score_mismatch(ctx: Context) -> Iterator[Hit]:
                 )
 
 
+def _columns_read(expr: Sequence[Item]) -> int | None:
+    """How many distinct columns a select expression reads, or None for ``*`` / ``t.*``."""
+    tokens = walk_tokens(expr)
+    if tokens and is_op(tokens[-1], "*") and (len(tokens) == 1 or is_op(tokens[-2], ".")):
+        return None
+    names: set[str] = set()
+    for i, tok in enumerate(tokens):
+        if tok.kind not in (_K.IDENTIFIER, _K.QUOTED_IDENTIFIER):
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if is_op(nxt, "("):
+            continue  # a function name
+        if i and is_op(tokens[i - 1], "."):
+            continue  # t.col: counted once, as t
+        names.add(str(tok.value))
+    return len(names)
+
+
 @rule(
-    "unaliased-row-number",
+    "unaliased-expression",
     "error",
     "engine-rejects",
-    "ROW_NUMBER() in a SELECT list needs an alias",
+    "An unaliased select expression reading no column or several (ROW_NUMBER(), a * b)",
 )
-def unaliased_row_number(ctx: Context) -> Iterator[Hit]:
+def unaliased_expression(ctx: Context) -> Iterator[Hit]:
     for level in ctx.levels:
-        select = level.by_name.get("SELECT")
-        if select is None:
-            continue
-        for expr, alias in select_list(select):
-            if alias is not None:
+        for expr, alias in level.select_items:
+            if alias is not None or not expr:
                 continue
-            for tok in walk_tokens(expr):
-                if tok.kind is _K.IDENTIFIER and str(tok.value).upper() == "ROW_NUMBER":
-                    yield Hit(
-                        tok.start,
-                        "ROW_NUMBER() without an alias: the engine fails ('SELECT tensor "
-                        "expression containing more than one tensor should be aliased'); "
-                        "write ROW_NUMBER() AS row",
-                    )
-                    break
+            count = _columns_read(expr)
+            problem = unaliased_item_problem(count) if count is not None else None
+            if problem is not None:
+                yield Hit(
+                    pos(expr[0]),
+                    f"{problem} ('SELECT tensor expression containing more than one tensor "
+                    "should be aliased'); name it: ... AS name",
+                )
 
 
 RULES = rules_in(globals())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from tqlbuilder.engine.catalog import FUNCTIONS, by_ranking
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import (
     Clause,
@@ -29,20 +30,18 @@ from tqlbuilder.text.hazards._scan import (
 )
 from tqlbuilder.text.lexer import Token
 
-SIMILARITY_FUNCS = frozenset({"COSINE_SIMILARITY", "DOT", "MAXSIM", "BM25_SIMILARITY"})
-DISTANCE_FUNCS = frozenset({"L1_NORM", "L2_NORM", "LINF_NORM", "HAMMING_DISTANCE"})
-#: Distances whose top-k form (ORDER BY f(...) LIMIT k) the engine rejects.
-NO_TOP_K_FUNCS = frozenset({"L1_NORM", "LINF_NORM"})
+# Every function fact comes from the engine catalog (tqlbuilder/engine/catalog.py).
+SIMILARITY_FUNCS = by_ranking("desc")  # higher = closer: sorted DESC
+DISTANCE_FUNCS = by_ranking("asc")  # lower = closer: sorted ASC
+#: Functions whose top-k form (ORDER BY f(...) LIMIT k) the engine rejects.
+NO_TOP_K_FUNCS = frozenset(name for name, fn in FUNCTIONS.items() if not fn.top_k_safe)
 # Functions whose first argument is a column: a name there is read as a column, by design.
-COLUMN_FIRST_FUNCS = SIMILARITY_FUNCS | frozenset({"HAMMING_DISTANCE", "CONTAINS"})
+COLUMN_FIRST_FUNCS = frozenset(name for name, fn in FUNCTIONS.items() if fn.column_first)
 
 
 def _with(ctx: Context, name: str) -> Iterator[tuple[Level, Clause, Token]]:
     """Every level that has clause ``name``, with the clause and its keyword."""
-    for level in ctx.levels:
-        clause = level.by_name.get(name)
-        if clause is not None and clause.keyword is not None:
-            yield level, clause, clause.keyword
+    return iter(ctx.clauses.get(name, ()))
 
 
 @rule("comma-join", "error", "silent-wrong", "`FROM a, b` zips the sources row by row")
@@ -59,7 +58,7 @@ def comma_join(ctx: Context) -> Iterator[Hit]:
 
 @rule("offset-before-limit", "error", "engine-rejects", "OFFSET before LIMIT: syntax error")
 def offset_before_limit(ctx: Context) -> Iterator[Hit]:
-    for level, offset, keyword in _with(ctx, "OFFSET"):
+    for level, _, keyword in _with(ctx, "OFFSET"):
         limit = level.by_name.get("LIMIT")
         if limit is not None and limit.keyword and keyword.start < limit.keyword.start:
             yield Hit(
@@ -109,6 +108,46 @@ def limit_after_union(ctx: Context) -> Iterator[Hit]:
                     f"{clause.name} after a set operation: the engine silently ignores it and "
                     "returns the whole union; " + _WRAP.format(clause.name),
                 )
+
+
+def _operand_shape(items: list[Item]) -> tuple[list[str], list[str]]:
+    """The token texts of an operand's SELECT list and FROM source."""
+    select: list[str] = []
+    source: list[str] = []
+    for clause in clauses_of(first_operand(items)):
+        if clause.name == "SELECT":
+            select = [tok.text for tok in walk_tokens(clause.items)]
+        elif clause.name == "FROM":
+            source = [tok.text for tok in walk_tokens(clause.items)]
+    return select, source
+
+
+@rule(
+    "intersect-except",
+    "error",
+    "engine-rejects",
+    "INTERSECT/EXCEPT of column lists or of two sources: 'Can't compute intersection'",
+)
+def intersect_except(ctx: Context) -> Iterator[Hit]:
+    for keywords, operands in ctx.set_operations:
+        hard = [tok for tok in keywords if tok.value in ("INTERSECT", "EXCEPT")]
+        if not hard:
+            continue
+        shapes = [_operand_shape(operand) for operand in operands]
+        whole_rows = all(select == ["*"] for select, _ in shapes)
+        one_source = len({tuple(source) for _, source in shapes}) == 1
+        if whole_rows and one_source:
+            continue  # verified on 4.7.4: SELECT * ... INTERSECT SELECT * ... on one dataset runs
+        for tok in hard:
+            what = "intersection" if tok.value == "INTERSECT" else "difference"
+            yield Hit(
+                tok.start,
+                f"{tok.value} fails on the engine ('Can't compute {what} of two independent "
+                "datasets') unless both sides are SELECT * over the same dataset (a column "
+                "list makes a new dataset); intersect whole rows and select the columns "
+                "outside: SELECT id FROM ((SELECT * FROM d WHERE ...) "
+                f"{tok.value} (SELECT * FROM d WHERE ...))",
+            )
 
 
 @rule("alias-in-same-level", "error", "engine-rejects", "Cannot see an alias in its own level")

@@ -7,7 +7,7 @@ passes. Engine facts: tests/test_lexer.py and tests/test_hazards.py (Deep Lake 4
 
 from __future__ import annotations
 
-import re
+import operator
 from bisect import bisect_right
 from collections.abc import Iterator
 
@@ -29,9 +29,6 @@ from tqlbuilder.text.lexer import (
 _K = TokenKind
 STOP_STATEMENT = "the engine stops reading here and silently runs only the text before it"
 _INFINITIES = (float("inf"), float("-inf"))
-# Where a number can be read other than as written: a leading zero (octal), 19+ digits
-# (beyond int64), an exponent or a very long literal (beyond the double range).
-_NUMBER_SUSPECT = re.compile(r"(?<![0-9.])0[0-9]|[0-9]{19,}|[0-9.][eE][-+]?[0-9]|[0-9.]{300,}")
 
 _UNKNOWN_HINTS = {
     "#": "'#' is not a comment",
@@ -62,7 +59,7 @@ def _unknown_code(char: str) -> str:
 
 def _unknowns(ctx: Context, code: str) -> Iterator[Hit]:
     """The first unknown character of ``code``'s class, with how many more follow."""
-    found = [i for i in ctx.indices(R_OTHER, R_QEMPTY)]
+    found = ctx.indices(R_OTHER, R_QEMPTY)
     text, raw = ctx.text, ctx.raw
     matching = [i for i in found if _unknown_code(text[raw.starts[i] : raw.ends[i]]) == code]
     if not matching:
@@ -226,18 +223,40 @@ def comment(ctx: Context) -> Iterator[Hit]:
             )
 
 
-def _suspect_numbers(ctx: Context) -> Iterator[Token]:
-    """The number tokens that may be read other than as written (found with one regex)."""
-    if R_INT not in ctx.rules_seen and R_FLOAT not in ctx.rules_seen:
-        return
-    starts, kinds = ctx.raw.starts, ctx.raw.kinds
-    last = -1
-    for match in _NUMBER_SUSPECT.finditer(ctx.text):
-        index = bisect_right(starts, match.start()) - 1
-        if index <= last or index < 0 or kinds[index] not in (R_INT, R_FLOAT):
-            continue
-        last = index
-        yield token_at(ctx.text, ctx.raw, index)
+def _suspect_numbers(ctx: Context) -> list[Token]:
+    """The number tokens that may be read other than as written, in text order.
+
+    Integers with a leading zero (octal) or 19+ digits (beyond int64), floats with an exponent
+    or 300+ characters (beyond the double range). Found without a Python loop over every token:
+    integers are rare in long texts, exponent letters are found with ``str.find``.
+    """
+    cached = ctx.memo.get("suspect-numbers")
+    if cached is not None:
+        return cached
+    text, raw = ctx.text, ctx.raw
+    kinds, starts, ends = raw
+    found: set[int] = set()
+    if R_INT in ctx.rules_seen:
+        i = -1
+        for _ in range(kinds.count(R_INT)):  # list.index: a C-level search for each integer
+            i = kinds.index(R_INT, i + 1)
+            if (text[starts[i]] == "0" and ends[i] - starts[i] > 1) or ends[i] - starts[i] >= 19:
+                found.add(i)
+    if R_FLOAT in ctx.rules_seen:
+        for letter in "eE":  # str.find: a C-level search for each exponent letter
+            at = text.find(letter)
+            while at >= 0:
+                index = bisect_right(starts, at) - 1
+                if index >= 0 and kinds[index] == R_FLOAT:
+                    found.add(index)
+                at = text.find(letter, at + 1)
+        if max(map(operator.sub, ends, starts)) >= 300:
+            found.update(
+                i for i, k in enumerate(kinds) if k == R_FLOAT and ends[i] - starts[i] >= 300
+            )
+    tokens = [token_at(text, raw, i) for i in sorted(found)]
+    ctx.memo["suspect-numbers"] = tokens
+    return tokens
 
 
 @rule("octal-integer", "error", "silent-wrong", "Reads `010` as 8 (a leading zero means octal)")

@@ -7,24 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from tqlbuilder.engine.lexicon import ORDERING_OPERATORS
 from tqlbuilder.engine.rules import text_ordering_problem
 from tqlbuilder.text.hazards._model import Hit, rule, rules_in
 from tqlbuilder.text.hazards._scan import Context, is_kw, is_op
-from tqlbuilder.text.lexer import Token, TokenKind
+from tqlbuilder.text.lexer import R_STRING, Token, TokenKind
 
 _K = TokenKind
-_ORDERINGS = frozenset({"<", ">", "<=", ">="})
+_ORDERINGS = ORDERING_OPERATORS
 
 
 def _keywords(ctx: Context, *words: str) -> Iterator[tuple[int, Token]]:
-    wanted = frozenset(words)
-    for i, tok in enumerate(ctx.code):
-        if tok.kind is _K.KEYWORD and tok.value in wanted:
-            yield i, tok
+    found = sorted(i for word in words for i in ctx.keywords.get(word, ()))
+    for i in found:
+        yield i, ctx.code[i]
 
 
 def _statement_starts(ctx: Context) -> Iterator[Token]:
     """The first token of every statement (after depth-0 ``;``)."""
+    if ";" not in ctx.text:  # one statement
+        yield from ctx.code[:1]
+        return
     depth = 0
     at_start = True
     for tok in ctx.code:
@@ -65,6 +68,8 @@ def multiple_statements(ctx: Context) -> Iterator[Hit]:
 
 @rule("text-ordering-comparison", "error", "silent-wrong", "`<`, `>` against a string: no rows")
 def text_ordering(ctx: Context) -> Iterator[Hit]:
+    if R_STRING not in ctx.rules_seen:
+        return
     code = ctx.code
     last = len(code) - 1
     for i, tok in enumerate(code):
@@ -126,24 +131,6 @@ def having_ignored(ctx: Context) -> Iterator[Hit]:
         )
 
 
-@rule(
-    "intersect-except",
-    "error",
-    "engine-rejects",
-    "Fails: 'Can't compute intersection/difference of two independent datasets'",
-)
-def intersect_except(ctx: Context) -> Iterator[Hit]:
-    for _, tok in _keywords(ctx, "INTERSECT", "EXCEPT"):
-        word = str(tok.value)
-        what = "intersection" if word == "INTERSECT" else "difference"
-        yield Hit(
-            tok.start,
-            f"{word} fails on the engine ('Can't compute {what} of two independent datasets', "
-            "also within one dataset, verified on 4.7.4); combine the conditions in one WHERE "
-            "with AND / AND NOT",
-        )
-
-
 @rule("expand-by", "error", "silent-wrong", "EXPAND BY is deprecated and adds no rows")
 def expand_by(ctx: Context) -> Iterator[Hit]:
     code = ctx.code
@@ -177,6 +164,8 @@ def null_literal(ctx: Context) -> Iterator[Hit]:
     "`text CONTAINS 'word'` is a syntax error; CONTAINS is a function",
 )
 def infix_contains(ctx: Context) -> Iterator[Hit]:
+    if not ctx.mentions("contains"):
+        return
     code = ctx.code
     for i, tok in enumerate(code):
         if tok.kind is _K.IDENTIFIER and tok.text.upper() == "CONTAINS" and i:
