@@ -234,12 +234,13 @@ CASES: list[tuple[str, str, str, str]] = [
     ("SELECT id FROM \"x\" WHERE contains(t, (' '))", "contains-without-token", "error", "' '"),
     ("SELECT id FROM \"x\" WHERE contains(t, (('!!')))", "contains-without-token", "error", "'!"),
     ("SELECT id FROM \"x\" WHERE CONTAINS(t, '*an*')", "contains-wildcard", "warning", "'*"),
-    ('SELECT id FROM "x" SAMPLE BY id < 0 LIMIT 2', "sample-may-hang", "warning", "SAMPLE"),
-    ('SELECT id FROM "x" SAMPLE BY n REPLACE TRUE', "sample-may-hang", "warning", "SAMPLE"),
+    ('SELECT id FROM "x" SAMPLE BY id < 0 LIMIT 2', "sample-may-hang", "error", "SAMPLE"),
+    ('SELECT id FROM "x" WHERE e[0] BETWEEN 0.5 AND 1.0', "between-on-element", "error", "BETWEEN"),
+    ('SELECT id FROM "x" SAMPLE BY n REPLACE TRUE', "sample-may-hang", "error", "SAMPLE"),
     (
         'SELECT id FROM "x" SAMPLE BY max_weight(TRUE: -1, flag: 5) LIMIT 3',
         "sample-may-hang",
-        "warning",
+        "error",
         "SAMPLE",
     ),
     ("SELECT id FROM \"x\" WHERE t CONTAINS 'a'", "infix-contains", "error", "CONTAINS"),
@@ -1007,3 +1008,20 @@ def test_the_docs_table_of_codes_is_the_registry() -> None:
     )
     rows = codes_table().splitlines()[2:]
     assert [row.split("`")[1] for row in rows] == [r.code for r in RULES]
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("SELECT * FROM ds WHERE features[0] BETWEEN 0.5 AND 1.0", True),
+        ("SELECT * FROM ds WHERE NOT (e[0:2] BETWEEN 1 AND 2)", True),
+        ("SELECT e[1] BETWEEN 0 AND 1 AS b FROM ds", True),
+        ("SELECT * FROM ds WHERE meta['k'] BETWEEN 1 AND 2", False),
+        ("SELECT * FROM ds WHERE x BETWEEN 1 AND 2", False),
+        ("SELECT * FROM ds WHERE (features[0] >= 0.5) AND (features[0] <= 1.0)", False),
+    ],
+)
+def test_between_on_an_array_element_is_flagged_as_a_crash(text: str, flagged: bool) -> None:
+    assert ("between-on-element" in codes(text)) is flagged
+    if flagged:
+        assert "between-on-element" in CRASH_CODES

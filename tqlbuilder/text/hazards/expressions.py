@@ -144,6 +144,37 @@ def _subscripts(ctx: Context) -> Iterator[Group]:
 
 
 @rule(
+    "between-on-element",
+    "error",
+    "crash",
+    "BETWEEN right after a position subscript: the engine process dies (SIGSEGV)",
+)
+def between_on_element(ctx: Context) -> Iterator[Hit]:
+    code = ctx.code
+    for i, tok in enumerate(code):
+        if not (is_kw(tok, "BETWEEN") and i and code[i - 1].text == "]"):
+            continue
+        depth, j = 0, i - 1
+        while j >= 0:  # back to the '[' that opens this subscript
+            if code[j].text == "]":
+                depth += 1
+            elif code[j].text == "[":
+                depth -= 1
+                if depth == 0:
+                    break
+            j -= 1
+        inside = code[j + 1 : i - 1]
+        if len(inside) == 1 and inside[0].kind is TokenKind.STRING:
+            continue  # a JSON key: BETWEEN works there
+        yield Hit(
+            tok.start,
+            "BETWEEN on an array element or slice (x[0] BETWEEN a AND b) kills the engine "
+            "process (SIGSEGV, deeplake 4.7.4; tests/test_engine_fatal.py); write "
+            "(x[0] >= a) AND (x[0] <= b), which the builder's between() compiles to",
+        )
+
+
+@rule(
     "negative-index",
     "error",
     "engine-rejects",

@@ -386,7 +386,7 @@ def sample_zero_weights(ctx: Context) -> Iterator[Hit]:
 
 @rule(
     "sample-may-hang",
-    "warning",
+    "error",  # the executors refuse it (issue 10 item 2): the builder never writes this form
     "hang",
     "Row-dependent sampling weights without REPLACE FALSE: hangs if all are zero",
 )
