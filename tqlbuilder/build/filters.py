@@ -18,12 +18,13 @@ The engine does not give these semantics by itself (engine-probe, this module's 
 ``m['k'] != v`` drops rows that lack the key, ``m['k'] = 1`` matches ``true``,
 ``m['k'] < 1`` matches every string, ``m['k'] IN (-3)`` fails ("Can't apply minus on
 string") and ``m['k'] IS NULL`` fails ("Can't eval dynamic shape array"). So each operator is
-compiled to a guarded form: presence is ``CONTAINS(KEYS(m), 'k')`` (``m['k'] = m['k']`` for a
-key with no letter or digit, which the executors' crash check refuses inside CONTAINS), "is a
-number" is ``ABS(m['k']) >= 0 AND m['k'] >= ''`` (the engine orders every number above every
-string and bools below), "is a bool" is ``ABS(m['k']) >= 0 AND NOT (m['k'] >= '')``, "is a
-string" is ``m['k'] >= '' AND NOT (ABS(m['k']) >= 0)``, and ``$ne`` is ``NOT (...)`` of
-the ``$eq`` form.
+compiled to a guarded form built from :mod:`tqlbuilder.tree.json_guards` (which states the
+engine facts): presence is ``CONTAINS(KEYS(m), 'k')`` (``m['k'] >= -MAX OR m['k'] < -MAX`` for
+a key with no letter or digit, which the executors' crash check refuses inside CONTAINS), "is a
+number" is ``m['k'] >= -MAX AND m['k'] >= ''`` (``-MAX`` = ``-1.7976931348623157e+308``: numbers
+and bools order at or above it, everything else below; bools never order at or above ``''``),
+a bool ``true`` is ``m['k'] = TRUE AND NOT (m['k'] >= '')``, "is a string" is
+``m['k'] < -MAX AND m['k'] >= ''``, and ``$ne`` is ``NOT (...)`` of the ``$eq`` form.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ import numpy as np
 
 from tqlbuilder.engine.rules import contains_problem
 from tqlbuilder.errors import BuildError, InvalidValueError
+from tqlbuilder.tree import json_guards
 from tqlbuilder.tree.expr import (
     Binary,
     Expr,
-    Func,
     Like,
     Literal,
     Not,
@@ -71,8 +72,6 @@ _FIELD_OPERATORS = (
 )
 _LOGICAL_OPERATORS = ("$and", "$or", "$nor", "$not")
 _ORDERING = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-_EMPTY = Literal("", "''")
-_ZERO = Literal(0, "0")
 _ANY_CHAR = "[\\s\\S]"
 
 
@@ -300,31 +299,20 @@ class _Field:
         other.path = path
         return other
 
-    # -- type guards (JSON only; probed on deeplake 4.7.4, see the module docstring)
+    # -- type guards (JSON only): the engine facts live in tqlbuilder.tree.json_guards
     def present(self) -> Expr:
         assert self.column is not None
-        if not _word(self.key):
-            # CONTAINS with a token-less string is refused by the executors' crash check
-            # (it kills the engine on an indexed text column); m['k'] = m['k'] holds exactly
-            # for a present scalar (false for a missing key, a list or a dict value).
-            return Binary("=", self.expr, self.expr)
-        key = Literal(self.key, render_string(self.key, argument="JSON key"))
-        return Func("CONTAINS", (Func("KEYS", (self.column,)), key))
-
-    def _numeric_or_bool(self) -> Expr:
-        return Binary(">=", Func("ABS", (self.expr,)), _ZERO)
+        column = self.column
+        return _guard(self.path, lambda: json_guards.present(column, self.key))
 
     def _orders_as_text(self) -> Expr:
-        return Binary(">=", self.expr, _EMPTY)
+        return json_guards.orders_as_text(self.expr)
 
     def is_number(self) -> Expr:
-        return _and([self._numeric_or_bool(), self._orders_as_text()])
-
-    def is_bool(self) -> Expr:
-        return _and([self._numeric_or_bool(), Not(self._orders_as_text())])
+        return json_guards.number(self.expr)
 
     def is_string(self) -> Expr:
-        return _and([self._orders_as_text(), Not(self._numeric_or_bool())])
+        return json_guards.string(self.expr)
 
     # -- operators
     def eq(self, value: str | bool | int | float) -> Expr:
@@ -543,7 +531,9 @@ def from_dict(spec: Mapping[str, Any], *, json_column: str | None = None) -> Exp
     with "Key not found" (engine-probe §4.5; no guard in the same WHERE avoids it); patterns
     without wildcards, ``%``, ``text%`` (a range) and ``%text%`` (``CONTAINS``) are compiled
     without LIKE and work on any key.
-    Ints are exact within int64 but ``-2**63`` stored in JSON matches no numeric comparison.
+    Ints are exact within int64 but ``-2**63`` stored in JSON matches no numeric comparison
+    (deeplake writes it, like any int outside int64, as null: see
+    :mod:`tqlbuilder.tree.json_guards`).
 
     Args:
         spec: the filter dict.

@@ -13,8 +13,9 @@ rejected ("Can't apply minus on string") and in ``contains`` matches nothing, an
 with "Key not found" whenever any row of the view lacks the key. So conditions that read a JSON
 key are rewritten (NOT pushed to the leaves, each leaf in its TRUE or FALSE form):
 
-- type guards: a number is ``k >= -1.7976931348623157e+308`` (below every JSON number, above
-  every string); a string is ``k < -1.79...e+308 AND k >= ''``;
+- type guards (built by :mod:`tqlbuilder.tree.json_guards`, where the engine facts behind them
+  are written down): a number is ``k >= -1.7976931348623157e+308`` (below every JSON number,
+  above every string); a string is ``k < -1.79...e+308 AND k >= ''``;
 - ``k != v``, orderings, ``NOT IN``, ``BETWEEN`` and negated ``contains`` get the guard of the
   literal's type; ``BETWEEN`` is written with ``>=``/``<=``; an ``IN`` list with a negative number
   becomes ``k = v1 OR k = v2 ...``; ``contains`` with a number is equality;
@@ -29,8 +30,7 @@ Pinned by ``tests/test_engine_semantics.py`` (generated rows against a reference
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from tqlbuilder.errors import BuildError
 from tqlbuilder.tree.expr import (
@@ -48,12 +48,11 @@ from tqlbuilder.tree.expr import (
     Subscript,
     as_literal,
 )
+from tqlbuilder.tree.json_guards import atom, guard_for
 from tqlbuilder.tree.walk import reads_json
 
-__all__ = ["like_keys", "lower_conditions"]
+__all__ = ["check_order_keys", "like_keys", "lower_conditions"]
 
-_LOWEST = as_literal(-sys.float_info.max, argument="JSON number guard")
-_EMPTY = as_literal("", argument="JSON string guard")
 _NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _MIRROR = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -86,6 +85,48 @@ def lower_conditions(conditions: Iterable[Expr]) -> tuple[tuple[Expr, ...], tupl
     for index in lowered_at:  # a guard the WHERE asserts is TRUE inside every condition
         out[index] = _drop_covered(out[index], frozenset(seen))
     return tuple(out), like_keys(out)
+
+
+def check_order_keys(keys: Iterable[Expr], conditions: Iterable[Expr]) -> None:
+    """Refuse a sort key computed from a JSON key that rows may lack.
+
+    ``ORDER BY meta['n'] * -1`` fails with "Dtype is unknown." when any row lacks the key,
+    while a bare ``ORDER BY meta['n']`` sorts missing rows lowest
+    (``tests/test_engine_semantics.py``). A ``key.is_not_null()`` filter makes it safe.
+
+    Raises:
+        BuildError: such a key without that filter.
+    """
+    present = {c.operand.key() for c in conditions if isinstance(c, IsNull) and c.negated}
+    for key in keys:
+        if _is_json(key):
+            continue
+        for read in _json_reads(key):
+            if read.key() not in present:
+                raise BuildError(
+                    f"order_by({key.to_tql()}) computes from the JSON key {read.to_tql()}, and "
+                    "the engine fails ('Dtype is unknown.') when any row lacks it; add "
+                    f".where({read.to_tql()} IS NOT NULL) - col(...)[...].is_not_null() - or "
+                    "sort by the bare key"
+                )
+
+
+def _json_reads(expr: Expr) -> Iterator[Expr]:
+    stack: list[object] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Subscript) and node.json_key:
+            yield node
+        elif isinstance(node, Subscript):
+            stack.append(node.operand)
+        elif isinstance(node, BoolOp):
+            stack.extend(node.operands)
+        elif isinstance(node, Binary):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, Func):
+            stack.extend(arg for arg in node.args if isinstance(arg, Expr))
+        elif isinstance(node, (Not, Neg)):
+            stack.append(node.operand)
 
 
 def like_keys(conditions: Iterable[Expr]) -> tuple[Expr, ...]:
@@ -169,39 +210,23 @@ def _is_number(value: object) -> bool:
 
 def _guard(key: Expr, literal: object) -> Expr:
     """The rows where ``key`` holds a value of ``literal``'s type (number or string)."""
-    if _is_number(literal):
-        return Binary(">=", key, _LOWEST)
-    return BoolOp("AND", (Binary("<", key, _LOWEST), Binary(">=", key, _EMPTY)))
-
-
-def _guard_atom(expr: Expr) -> tuple[str, tuple[object, ...]] | None:
-    """``("num"|"below"|"text", key)`` for ``k >= -MAX``, ``k < -MAX``, ``k >= ''``; else None."""
-    if not isinstance(expr, Binary) or not _is_json(expr.left):
-        return None
-    ok, value = _value(expr.right)
-    if not ok:
-        return None
-    if expr.op == ">=" and value == _LOWEST.value and not isinstance(value, str):
-        return "num", expr.left.key()
-    if expr.op == "<" and value == _LOWEST.value and not isinstance(value, str):
-        return "below", expr.left.key()
-    if expr.op == ">=" and value == "":
-        return "text", expr.left.key()
-    return None
+    return guard_for(key, literal)
 
 
 def _is_guard(expr: Expr) -> bool:
     """A guard atom on its own: the number guard, or the first half of the string guard."""
-    atom = _guard_atom(expr)
-    return atom is not None and atom[0] != "text"
+    found = atom(expr)
+    return found is not None and found[0] != "text"
 
 
 def _guards_among(conjuncts: Iterable[Expr]) -> frozenset[tuple[object, ...]]:
     """Keys of the conjuncts that are guards: ``k >= ''`` counts only beside ``k < -MAX``."""
-    atoms = [(c.key(), _guard_atom(c)) for c in conjuncts]
-    below = {atom[1] for _, atom in atoms if atom is not None and atom[0] == "below"}
+    atoms = [(c.key(), atom(c)) for c in conjuncts]
+    below = {found[1] for _, found in atoms if found is not None and found[0] == "not_number"}
     return frozenset(
-        key for key, atom in atoms if atom is not None and (atom[0] != "text" or atom[1] in below)
+        key
+        for key, found in atoms
+        if found is not None and (found[0] != "text" or found[1] in below)
     )
 
 

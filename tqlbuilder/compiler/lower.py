@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from tqlbuilder.compiler.json_nulls import lower_conditions
+from tqlbuilder.compiler.json_nulls import check_order_keys, lower_conditions
 from tqlbuilder.engine.catalog import BM25_MAX_LIMIT, FUNCTIONS
 from tqlbuilder.errors import BuildError, UnsupportedConstructError
 from tqlbuilder.levels.nodes import Select, SetOp
@@ -143,6 +143,7 @@ def _select_levels(query: Query, present: tuple[Expr, ...]) -> Select:
     if search is not None:
         aliases.add(search.alias)
     levels = sort_levels(query, search)
+    check_order_keys((key.expr for key in query.ordering), query.conditions)
     if search is not None and query.row_limit is None:
         raise BuildError(
             "similar_to() needs .limit(k): without it the engine sorts every row and skips its "
