@@ -1,8 +1,8 @@
 """The engine's functions (``from tqlbuilder import functions as F``).
 
 Only functions that exist and work on the Deep Lake 4.7 engine are offered: the entries of the
-function catalog (:mod:`tqlbuilder.engine.catalog`). Each typed wrapper below validates its
-arguments by the roles its catalog entry lists (:func:`call`); a catalog entry without a wrapper
+function catalog (`tqlbuilder.engine.catalog`). Each typed wrapper below validates its
+arguments by the roles its catalog entry lists (`call()`); a catalog entry without a wrapper
 is still served by name (``F.some_function(...)``) through the same validation. Arguments in an
 expression position accept expressions or column names (a plain ``str`` is a column name);
 vectors accept lists or numpy arrays; value arguments (a search text, a JSON key) take Python
