@@ -42,17 +42,29 @@ __all__ = ["SUPPORTED_FUNCTIONS", "UnsupportedSyntaxError", "parse"]
 
 
 def parse(text: str) -> Query:
-    """Parse one TQL ``SELECT`` statement into a builder [`Query`][].
+    """Parse one TQL ``SELECT`` statement into a builder [`Query`][tqlbuilder.Query].
 
-    The result is an ordinary builder value (extend it with ``.where()``, ``.limit()``...).
-    Raises [`TQLSyntaxError`][tqlbuilder.TQLSyntaxError] (with ``position``) for text that is not
-    valid TQL or that the engine would silently truncate, and [`UnsupportedSyntaxError`][]
-    (an ``UnsupportedConstructError``) for valid TQL the builder does not offer because the
-    engine gets it wrong (DISTINCT, JOIN, HAVING, a second ORDER BY key, ...). A ``--`` comment
-    is refused unless it ends the text (the engine's comments swallow following lines).
+    The result is an ordinary builder value: extend it with ``.where()``, ``.limit()``... For
+    builder output, ``parse(q.to_tql()).to_tql() == q.to_tql()``; hand-written TQL comes back
+    in the builder's spelling (names quoted where needed, ``==`` as ``=``, compound operands
+    parenthesised), with the same meaning.
 
-    >>> parse('SELECT id FROM "hub://org/ds" WHERE year == 2020').to_tql()
-    'SELECT id FROM "hub://org/ds" WHERE year = 2020'
+    Args:
+        text: One ``SELECT`` statement. A ``--`` comment is accepted only where it ends the text
+            (the engine's comments swallow the lines that follow).
+
+    Returns:
+        The query the text describes.
+
+    Raises:
+        TQLSyntaxError: the text is not valid TQL, or the engine would silently truncate it
+            (unknown character, CR, NUL, comment, unterminated quote); ``position`` points at it.
+        UnsupportedSyntaxError: valid TQL the builder does not offer because the engine gets it
+            wrong (``DISTINCT``, ``JOIN``, ``HAVING``, a second ``ORDER BY`` key...).
+
+    Examples:
+        >>> print(parse('SELECT id FROM "hub://org/ds" WHERE year == 2020').limit(5))
+        SELECT id FROM "hub://org/ds" WHERE year = 2020 LIMIT 5
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a str, got {type(text).__name__}")
