@@ -28,7 +28,7 @@ SERVING_PREFIX = "Serving on "
 _UNCHECKED_MAIN = (
     "import sys; import tqlbuilder.run.local as local; "
     "local.refuse_hazards = lambda tql: None; "
-    "from tqlbuilder.run.server import main; sys.exit(main(sys.argv[1:]))"
+    "from tqlbuilder.run.server_cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
 

@@ -234,7 +234,7 @@ def test_each_keep_alive_response_is_one_write_on_a_nodelay_socket(
     """Headers and body leave in one write with TCP_NODELAY: no ~40 ms delayed-ACK stall."""
     import socket
 
-    from tqlbuilder.run import server as server_module
+    from tqlbuilder.run import server_handler as server_module
 
     writes: list[int] = []
     nodelay: list[int] = []

@@ -24,8 +24,8 @@ from tqlbuilder.run.server import (
     DEFAULT_MAX_QUEUE,
     DEFAULT_REQUEST_TIMEOUT,
     QueryServer,
-    main,
 )
+from tqlbuilder.run.server_cli import main
 
 __all__ = [
     "API_PATH",
