@@ -105,13 +105,14 @@ class RestExecutor(Executor):
         InvalidValueError: a setting out of range (names the setting).
 
     Examples:
-        >>> rest = RestExecutor("Bearer my-token", url="http://127.0.0.1:8080/api/query/v1", deadline=5)
+        >>> url = "http://127.0.0.1:8080/api/query/v1"
+        >>> rest = RestExecutor("Bearer my-token", url=url, deadline=5)
         >>> rest.url
         'http://127.0.0.1:8080/api/query/v1'
         >>> "my-token" in repr(rest) or "my-token" in repr(vars(rest))
         False
         >>> rest.close()
-    """  # noqa: E501
+    """
 
     # Test hooks (not constructor parameters): tests set them on an instance.
     _sleep = staticmethod(time.sleep)
