@@ -307,3 +307,19 @@ def test_select_expressions_reading_no_or_several_columns_need_an_alias(item: An
     raises(InvalidValueError, r"needs a name: .*add \.alias", select, item)
     assert "AS v" in select(item.alias("v")).from_("x").to_tql()
     assert select(col("x") + 1).from_("x").to_tql() == "SELECT x + 1 FROM x"  # named x
+
+
+def test_intersect_and_except_need_select_star_operands() -> None:
+    a = select("id").from_("ds").where(col("id") < 5)
+    b = select("id").from_("ds").where(col("id") > 2)
+    raises(UnsupportedConstructError, "select the columns outside", a.intersect, b)
+    raises(UnsupportedConstructError, "except_", a.except_, b)
+    star = select().from_("ds")
+    inner = star.where(col("id") < 5).intersect(star.where(col("id") > 2))
+    assert select("id").from_(inner).to_tql().startswith("SELECT id FROM (SELECT * FROM ((")
+
+
+def test_from_dict_tells_true_from_one() -> None:
+    from tqlbuilder.filters import from_dict
+
+    assert from_dict({"k": {"$in": [1, True]}}).to_tql() == "(k IN (1)) OR (k = TRUE)"

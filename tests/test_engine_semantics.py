@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tqlbuilder import col, select
+from tqlbuilder import F, col, lit, select
 from tqlbuilder.tree.expr import Expr
 
 deeplake = pytest.importorskip("deeplake")
@@ -846,3 +846,28 @@ def test_union_never_flattens_another_set_operation(
     inner_ids = engine_ids_in_order(inner.to_tql())
     assert inner_ids == ([3, 4] if op == "INTERSECT" else [0, 1, 2])
     assert engine_ids(combined.to_tql()) == sorted([*inner_ids, 9])
+
+
+ARITH_ROWS = [{"k": 1}, {}, {"k": "x"}, {"k": -2}, {"k": 0.5}, {"k": "0"}, {"k": 3}]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "model"),
+    [
+        ("not_sum", lambda m: ~(m + 1 > 1), lambda v: not v + 1 > 1),
+        ("neg", lambda m: -m < 0, lambda v: -v < 0),
+        ("not_abs", lambda m: ~(F.abs(m) > 0.75), lambda v: not abs(v) > 0.75),
+        ("reflected", lambda m: lit(1) < m * 2, lambda v: v * 2 > 1),
+        ("or", lambda m: (m * 2 > 1) | (col("id") == 1), None),
+    ],
+)
+def test_computed_json_values_give_sql_null_semantics(name: str, make: Any, model: Any) -> None:
+    """A missing key or a string makes f(k) unknown: neither f(k) > v nor its negation holds."""
+    path = make_json_dataset(ARITH_ROWS)
+    query = select("id").from_(path).where(make(col("meta")["k"]))
+    numbers = [i for i, row in enumerate(ARITH_ROWS) if is_num(row.get("k"))]
+    if model is None:  # (k * 2 > 1) OR id = 1: row 1 lacks k, but id = 1 holds
+        expected = sorted({i for i in numbers if ARITH_ROWS[i]["k"] * 2 > 1} | {1})
+    else:
+        expected = [i for i in numbers if model(ARITH_ROWS[i]["k"])]
+    assert engine_ids(query.to_tql()) == expected, query.to_tql()

@@ -414,7 +414,7 @@ SOUP = st.sampled_from(
 )
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(st.one_of(st.text(), st.lists(SOUP, max_size=40).map(" ".join)))
 def test_property_check_never_raises_and_findings_are_in_range(text: str) -> None:
     findings = check(text)

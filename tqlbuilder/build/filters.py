@@ -34,8 +34,8 @@ import copy
 import difflib
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -331,7 +331,7 @@ class _Field:
             # the engine fails on a bool inside IN ("std::get: wrong index for variant", probed
             # on a Bool column and on JSON), so bools become = TRUE / = FALSE
             plain = [v for v in values if not isinstance(v, bool)]
-            bools = [v for v in dict.fromkeys(values) if isinstance(v, bool)]
+            bools = [v for v in _distinct(values) if isinstance(v, bool)]
             column_parts = [_guard(self.path, lambda: self.expr.isin(plain))] if plain else []
             column_parts.extend(self.eq(v) for v in bools)
             return _or(column_parts)
@@ -340,7 +340,7 @@ class _Field:
         parts: list[Expr] = []
         if strings:
             parts.append(_guard(self.path, lambda: self.expr.isin(strings)))
-        parts.extend(self.eq(v) for v in dict.fromkeys(others))
+        parts.extend(self.eq(v) for v in _distinct(others))
         return _or(parts)
 
     def compare(self, op: str, value: int | float) -> Expr:
@@ -412,6 +412,14 @@ def _successor(text: str) -> str | None:
             return "".join(chars)
         chars.pop()
     return None
+
+
+_T = TypeVar("_T")
+
+
+def _distinct(values: Sequence[_T]) -> list[_T]:
+    """Values without repeats, telling True from 1 and False from 0 (MongoDB does)."""
+    return list({(type(value), value): value for value in values}.values())
 
 
 def _word(text: str) -> bool:

@@ -475,6 +475,13 @@ class Query:
         name = op.lower() if op != "EXCEPT" else "except_"
         if not isinstance(other, Query):
             raise UnsupportedTypeError(f"{name}() takes a Query, got {type(other).__name__}")
+        if op != "UNION" and (self.items or other.items):
+            raise UnsupportedConstructError(
+                f"{name}() operands must select every column (select() / SELECT *): the engine "
+                "computes INTERSECT/EXCEPT only between SELECT * queries over one dataset (with a "
+                "column list it fails with 'Can't compute intersection of two independent "
+                f"datasets'); select the columns outside: select('id').from_(a.{name}(b))"
+            )
         left_names = _explicit_width(self)
         right_names = _explicit_width(other)
         if left_names is not None and right_names is not None and left_names != right_names:

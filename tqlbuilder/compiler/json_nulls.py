@@ -48,11 +48,12 @@ from tqlbuilder.tree.expr import (
     Subscript,
     as_literal,
 )
-from tqlbuilder.tree.json_guards import atom, guard_for
+from tqlbuilder.tree.json_guards import atom, guard_for, number_or_bool
 from tqlbuilder.tree.walk import reads_json
 
 __all__ = ["check_order_keys", "like_keys", "lower_conditions"]
 
+_ZERO = as_literal(0, argument="zero")
 _NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _MIRROR = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -99,8 +100,8 @@ def check_order_keys(keys: Iterable[Expr], conditions: Iterable[Expr]) -> None:
     """
     present = {c.operand.key() for c in conditions if isinstance(c, IsNull) and c.negated}
     for key in keys:
-        if _is_json(key):
-            continue
+        if not isinstance(key, (Binary, Neg, Func)):
+            continue  # a bare key or an index into it sorts rows that lack it lowest
         for read in _json_reads(key):
             if read.key() not in present:
                 raise BuildError(
@@ -285,13 +286,53 @@ def _comparison(expr: Binary, truth: bool) -> Expr | None:
     if not _is_json(left) and _is_json(right):
         left, right, op = right, left, _MIRROR[op]
     is_literal, value = _value(right)
-    if not _is_json(left) or not is_literal:
+    if not is_literal and _value(left)[0] and isinstance(right, (Binary, Neg, Func)):
+        left, right, op = right, left, _MIRROR[op]
+        is_literal, value = _value(right)
+    if not is_literal:
         return None
+    if not _is_json(left):
+        return _computed(left, op, right, truth)
     op = op if truth else _NEGATE[op]
     compared = Binary(op, left, right)
     if op == "=":  # equality is typed on the engine and excludes missing keys
         return compared
     return _and([_guard(left, value), compared])
+
+
+def _computed(left: Expr, op: str, right: Expr, truth: bool) -> Expr | None:
+    """``f(k) op v`` where ``f`` is arithmetic or a function over JSON keys: numbers only.
+
+    A row whose key is missing or not a number makes ``f(k)`` unknown, so both the TRUE and
+    the FALSE form require every key read to hold a number (``tests/test_engine_semantics.py``).
+    """
+    if not isinstance(left, (Binary, Neg, Func)):
+        return None
+    keys = {read.key(): read for read in _json_reads(left)}
+    if not keys:
+        return None
+    op = op if truth else _NEGATE[op]
+    computed = Binary(op, _subtract_for_minus(left), right)
+    return _and([*(number_or_bool(k) for k in keys.values()), computed])
+
+
+def _subtract_for_minus(expr: Expr) -> Expr:
+    """``-f(k)`` as ``0 - f(k)``: in WHERE the engine's unary minus on a JSON number drops its
+    fraction (``-meta['k'] < 0`` misses 0.5; ``0 - meta['k'] < 0`` does not; deeplake 4.7.4,
+    ``tests/test_engine_semantics.py``)."""
+    if isinstance(expr, Neg):
+        inner = _subtract_for_minus(expr.operand)
+        if any(True for _ in _json_reads(inner)):
+            return Binary("-", _ZERO, inner)
+        return Neg(inner)
+    if isinstance(expr, Binary):
+        return Binary(expr.op, _subtract_for_minus(expr.left), _subtract_for_minus(expr.right))
+    if isinstance(expr, Func):
+        return Func(
+            expr.name,
+            tuple(_subtract_for_minus(a) if isinstance(a, Expr) else a for a in expr.args),
+        )
+    return expr
 
 
 def _membership(expr: InList, truth: bool) -> Expr:

@@ -188,6 +188,7 @@ class ExpressionParser(ArrayParser):
             self.depth -= 1
 
     def _climb(self, min_bp: int) -> Expr:
+        chained = 0
         left = self._prefix()
         last_bp = 0  # binding power of the non-associative operator just applied, if any
         while True:
@@ -197,6 +198,12 @@ class ExpressionParser(ArrayParser):
             if tok.kind is _OPERATOR:
                 text = tok.text
                 if text == "[":
+                    chained += 1  # each subscript nests the tree one level deeper
+                    if self.depth + chained > MAX_DEPTH:
+                        self._error(
+                            f"the query nests deeper than {MAX_DEPTH} levels (a chain of "
+                            "subscripts) here; tqlbuilder reads at most that many"
+                        )
                     left = self._subscript(left)
                     continue
                 operator = OPERATORS.get(text)

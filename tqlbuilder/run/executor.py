@@ -32,6 +32,14 @@ class SupportsTQL(Protocol):
 def query_text(query: str | SupportsTQL) -> str:
     """Return the TQL text of ``query``: the string itself, or ``query.to_tql()``."""
     if isinstance(query, str):
+        if not query.isascii():
+            try:
+                query.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidValueError(
+                    f"query has a lone surrogate {query[exc.start]!r} at position {exc.start}: "
+                    "it has no UTF-8 form, so it cannot be sent; clean the text first"
+                ) from None
         return query
     to_tql = getattr(query, "to_tql", None)
     if to_tql is None:

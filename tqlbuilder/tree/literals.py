@@ -102,6 +102,8 @@ def render_identifier(name: object, *, argument: str = "name") -> str:
             'cannot contain ", newline, CR or NUL and have no escape for them; rename the column '
             "(or read it with select('*'))"
         )
+    if not name.isascii():
+        _check_encodable(name, argument)
     return f'"{name}"'
 
 
@@ -113,7 +115,21 @@ def render_string(value: str, *, argument: str = "value") -> str:
             f"{argument} contains a NUL character at position {nul}: the engine reads the query "
             "as a C string and would cut it there; remove the NUL"
         )
+    if not value.isascii():
+        _check_encodable(value, argument)
     return "'" + value.replace("'", "''") + "'"
+
+
+def _check_encodable(value: str, argument: str) -> None:
+    """Refuse text that has no UTF-8 form (a lone surrogate): it cannot be sent to the engine."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidValueError(
+            f"{argument} has a lone surrogate {value[exc.start]!r} at position {exc.start}: it "
+            "is not text any encoding can send; decode the source with errors='replace' or "
+            "'surrogatepass' and clean it first"
+        ) from None
 
 
 def _check_int(value: int, argument: str) -> str:
