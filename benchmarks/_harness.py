@@ -63,6 +63,7 @@ class Settings:
     rest_queries: int = 200
     concurrent_queries: int = 64
     concurrent_workers: int = 8
+    async_queries: int = 50
     server_delay_s: float = 0.020
     decode_rows: int = 10_000
     embedding_rows: int = 10_000
@@ -70,6 +71,8 @@ class Settings:
     slow_rounds: int = 5
     import_runs: int = 25
     memory_dim: int = 3072
+    local_rows: int = 1000
+    local_dim: int = 1536
     profile: bool = False
     profile_ns: int = 1_000_000_000
 
@@ -103,12 +106,15 @@ class Settings:
             rest_queries=4,
             concurrent_queries=4,
             concurrent_workers=2,
+            async_queries=4,
             server_delay_s=0.005,
             decode_rows=50,
             embedding_rows=20,
             slow_rounds=1,
             import_runs=1,
             memory_dim=64,
+            local_rows=50,
+            local_dim=16,
         )
 
 
@@ -158,31 +164,36 @@ def status(met: bool | None) -> str:
 # =========================================================================== timing
 
 
-def time_batch(fn: Thunk, reps: int) -> float:
+Clock = Callable[[], int]
+
+
+def time_batch(fn: Thunk, reps: int, clock: Clock = time.perf_counter_ns) -> float:
     """Nanoseconds per call of ``fn`` over one batch of ``reps`` calls.
 
     The cyclic garbage collector is off during the batch (as in ``timeit``), so a collection
     triggered by earlier garbage is not billed to whichever contender happens to run next.
+    ``clock`` is wall time by default; ``time.thread_time_ns`` (the calling thread's CPU time)
+    leaves out the time other processes hold the CPU, for single-threaded pure-Python work.
     """
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter_ns()
+        start = clock()
         for _ in range(reps):
             fn()
-        elapsed = time.perf_counter_ns() - start
+        elapsed = clock() - start
     finally:
         if was_enabled:
             gc.enable()
     return elapsed / reps
 
 
-def calibrate(fn: Thunk, batch_ns: int) -> int:
+def calibrate(fn: Thunk, batch_ns: int, clock: Clock = time.perf_counter_ns) -> int:
     """Repetitions of ``fn`` that fill about ``batch_ns``; the calls also warm caches up."""
     reps = 1
     while True:
-        per_call = time_batch(fn, reps)
+        per_call = time_batch(fn, reps, clock)
         spent = per_call * reps
         if spent >= batch_ns / 4 or per_call * 10 * reps >= batch_ns:
             return max(1, round(batch_ns / max(per_call, 1.0)))
@@ -217,6 +228,7 @@ def compare(
     rounds: int,
     batch_ns: int,
     reps: Mapping[str, int] | None = None,
+    clock: Clock = time.perf_counter_ns,
 ) -> Comparison:
     """Time every contender in ``rounds`` interleaved rounds.
 
@@ -227,7 +239,7 @@ def compare(
     """
     names = list(contenders)
     if reps is None:
-        reps = {name: calibrate(contenders[name], batch_ns) for name in names}
+        reps = {name: calibrate(contenders[name], batch_ns, clock) for name in names}
     else:
         for name in names:  # warm-up: connections, caches, lazy imports
             contenders[name]()
@@ -235,7 +247,7 @@ def compare(
     for round_index in range(rounds):
         order = names if round_index % 2 == 0 else names[::-1]
         for name in order:
-            samples[name].append(time_batch(contenders[name], reps[name]))
+            samples[name].append(time_batch(contenders[name], reps[name], clock))
     return Comparison(samples, dict(reps))
 
 

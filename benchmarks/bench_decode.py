@@ -39,6 +39,7 @@ from tqlbuilder import Result
 __all__ = ["body", "check_equivalent", "make_response", "run"]
 
 TARGET_SPEEDUP = 2.0
+TARGET_ROWS_SPEEDUP = 2.5  # the rows shape without embeddings (issue 13)
 QUERY = 'SELECT "text", "score" FROM "hub://org/ds" LIMIT 10000'
 EXAMPLE_DATA = REPO_ROOT / "examples" / "data"
 
@@ -129,6 +130,7 @@ def run(settings: Settings) -> list[Row]:
             reps={"requests .json()": 1, "Result": 1} if slow else None,
         )
         speedup = result.speedup("requests .json()", "Result")
+        target = TARGET_ROWS_SPEEDUP if as_list and not dim else TARGET_SPEEDUP
         columns = f"text + score + {dim}-d embedding" if dim else "text + score"
         shape = "rows (as_list=true)" if as_list else "columns (as_list=false)"
         row = Row(
@@ -137,8 +139,8 @@ def run(settings: Settings) -> list[Row]:
             baseline=f"requests .json() {format_ns(result.median('requests .json()'))}",
             candidate=f"Result {format_ns(result.median('Result'))}",
             result=f"{speedup:.1f}x faster",
-            target=f">= {TARGET_SPEEDUP:.0f}x",
-            status=status(speedup >= TARGET_SPEEDUP),
+            target=f">= {target}x",
+            status=status(speedup >= target),
             value=speedup,
         )
         attach_profile(row, partial(decode, content, as_list), result.median("Result"), settings)

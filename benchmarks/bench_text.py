@@ -3,8 +3,8 @@
 * Speed: ``lex`` and ``check`` of a 30 KB vector query (1536 floats) against a 30-line
   tokenizer built on one ``re`` pattern that makes the same token split (checked equal). Target
   at most 2x the tokenizer's time (stretch 1.3x).
-* Depth: ``lex``, ``check`` and ``format`` on 100,000 levels of parentheses, 100,000 nested
-  sub-selects and a 100,000-term flat sum. Each must return a result (or a clean
+* Depth: ``lex``, ``check``, ``format`` and ``parse`` on 100,000 levels of parentheses,
+  100,000 nested sub-selects and a 100,000-term flat sum. Each must return a result (or a clean
   ``TQLSyntaxError``) in under a second; the rows show the time of one call (median of a few)
   and, as the baseline, the ``re`` tokenizer on the same text: the floor any tool that reads
   every token pays on this machine at this moment (shared machines vary 2-5x with load).
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import partial
 
 from benchmarks._harness import Row, Settings, compare, format_ns, status, time_batch
-from tqlbuilder import check, lex
+from tqlbuilder import Query, check, lex, parse
 from tqlbuilder import format as format_tql
 from tqlbuilder.errors import TQLSyntaxError
 
@@ -97,7 +97,9 @@ def _outcome(tool: Callable[[str], object], text: str) -> str:
     try:
         result = tool(text)
     except TQLSyntaxError as exc:
-        return f"TQLSyntaxError at {exc.position}"
+        return f"{type(exc).__name__} at {exc.position}"
+    if isinstance(result, Query):
+        return f"a Query ({len(result.to_tql()):,} chars of TQL)"
     return f"{len(result):,} {'chars' if isinstance(result, str) else 'items'}"  # type: ignore[arg-type]
 
 
@@ -138,7 +140,12 @@ def _depth(settings: Settings) -> int:
 def _depth_rows(settings: Settings) -> list[Row]:
     depth = _depth(settings)
     judged = depth == TARGET_DEPTH
-    tools: dict[str, Callable[[str], object]] = {"lex": lex, "check": check, "format": format_tql}
+    tools: dict[str, Callable[[str], object]] = {
+        "lex": lex,
+        "check": check,
+        "format": format_tql,
+        "parse": parse,
+    }
     rows = []
     for case, text in deep_texts(depth).items():
         for name, tool in tools.items():

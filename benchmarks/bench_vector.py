@@ -40,6 +40,7 @@ __all__ = [
 
 DATASET = "hub://org/ds"
 TARGET_SPEEDUP = 15.0
+LENGTH_SLACK = 0.01  # the text may be up to 1% longer than the baseline's (issue 13)
 TARGET_DIM = 1536
 
 
@@ -184,8 +185,8 @@ def run(settings: Settings) -> list[Row]:
                 baseline=f"f-string {base_len:,} chars",
                 candidate=f"tqlbuilder {cand_len:,} chars",
                 result=f"{cand_len - base_len:+,} chars ({cand_len / base_len:.4f}x)",
-                target="<= baseline",
-                status=status(cand_len <= base_len),
+                target=f"<= {1 + LENGTH_SLACK:.2f}x baseline",
+                status=status(cand_len <= base_len * (1 + LENGTH_SLACK)),
                 value=cand_len - base_len,
             )
         )

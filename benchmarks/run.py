@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # the full run behind docs/performance.md (~1-2 min)
     python benchmarks/run.py --quick    # a smoke run for CI (< 60 s)
+    python benchmarks/run.py --plots docs   # also write figure 10's log-log plots into docs/
 
 Each figure times a baseline (the code users would otherwise write) and tqlbuilder side by
 side, in interleaved rounds, and reports the ratio with the target it is held to. Options:
@@ -28,8 +29,10 @@ from benchmarks import (
     bench_decode,
     bench_filter,
     bench_import,
+    bench_local,
     bench_memory,
     bench_rest,
+    bench_scaling,
     bench_server,
     bench_text,
     bench_vector,
@@ -45,6 +48,8 @@ FIGURES: dict[str, tuple[str, Callable[[Settings], list[Row]]]] = {
     "6": ("peak memory", bench_memory.run),
     "7": ("local server: isolation price", bench_server.run),
     "8": ("text tools: lex / check speed and depth", bench_text.run),
+    "9": ("embedded-engine executors", bench_local.run),
+    "10": ("how cost grows (sweeps over sizes)", bench_scaling.run),
 }
 
 COLUMNS = ("#", "measurement", "baseline", "candidate", "result", "target", "status")
@@ -108,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write results as JSON")
+    parser.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="figure 10 writes its log-log plots to DIR/scaling-<sweep>.png (e.g. docs)",
+    )
     args = parser.parse_args(argv)
 
     settings = Settings.quick() if args.quick else Settings.full()
@@ -126,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         title, run = FIGURES[figure]
         print(f"figure {figure}: {title} ...", end=" ", flush=True)
         figure_start = time.perf_counter()
-        rows.extend(run(settings))
+        if figure == "10":
+            rows.extend(bench_scaling.run(settings, plots=args.plots))
+        else:
+            rows.extend(run(settings))
         timings[figure] = time.perf_counter() - figure_start
         print(f"{timings[figure]:.1f} s", flush=True)
     total = time.perf_counter() - started

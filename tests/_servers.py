@@ -27,7 +27,7 @@ HANG_QUERY = f'SELECT * FROM "{HAZARD_PATH}" SAMPLE BY id < 0 LIMIT 2'
 SERVING_PREFIX = "Serving on "
 _UNCHECKED_MAIN = (
     "import sys; import tqlbuilder.run.local as local; "
-    "local.refuse_hazards = lambda tql: None; "
+    "local.LocalExecutor._check_hazards = False; "
     "from tqlbuilder.run.server_cli import main; sys.exit(main(sys.argv[1:]))"
 )
 

@@ -25,8 +25,10 @@ from benchmarks import (
     bench_decode,
     bench_filter,
     bench_import,
+    bench_local,
     bench_memory,
     bench_rest,
+    bench_scaling,
     bench_server,
     bench_text,
     bench_vector,
@@ -132,9 +134,10 @@ def test_rest_docs_pattern_and_executor_agree_and_the_executor_pools() -> None:
 
 
 def test_rest_figure_runs() -> None:
-    rows = bench_rest.run(TINY)
+    rows = bench_rest.run(TINY)  # the async row also checks that both executors agree
     _check_rows(rows, "3")
-    assert len(rows) == 2
+    assert len(rows) == 3
+    assert "AsyncRestExecutor" in rows[2].case
 
 
 # --------------------------------------------------------------------------- figure 4
@@ -187,6 +190,40 @@ def test_server_figure_runs_and_both_servers_agree_with_local() -> None:
     assert len(rows) == 2 and all(row.value > 0 for row in rows)
 
 
+# --------------------------------------------------------------------------- figures 9, 10
+
+
+@pytest.mark.engine
+def test_local_figure_runs() -> None:
+    pytest.importorskip("deeplake")
+    rows = bench_local.run(TINY)  # also checks that both sides return the same ids
+    _check_rows(rows, "9")
+    assert rows[0].target == "<= 1.1x"
+
+
+@pytest.mark.parametrize("sweep", sorted(bench_scaling.SWEEPS))
+def test_scaling_sweeps_compare_equal_work(sweep: str) -> None:
+    check = bench_scaling.SWEEPS[sweep][4]
+    for size in bench_scaling.sweep_sizes(Settings.full())[sweep][:2]:
+        check(size)
+
+
+def test_scaling_figure_runs_and_plots(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    rows = bench_scaling.run(TINY, plots=tmp_path)
+    _check_rows(rows, "10")
+    pngs = sorted(p.name for p in tmp_path.iterdir())
+    assert pngs == sorted(f"scaling-{name}.png" for name in bench_scaling.SWEEPS)
+    assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in pngs)
+
+
+def test_scaling_slope_fit_reads_growth() -> None:
+    sizes = [10, 100, 1_000, 10_000]
+    assert bench_scaling.fit_slope(sizes, [5.0 * s for s in sizes]) == pytest.approx(1.0)
+    assert bench_scaling.fit_slope(sizes, [s * s for s in sizes]) == pytest.approx(2.0)
+    assert bench_scaling.fit_slope(sizes, [7.0] * 4) == pytest.approx(0.0, abs=1e-9)
+
+
 # --------------------------------------------------------------------------- the script
 
 
@@ -227,5 +264,5 @@ def test_text_baseline_splits_like_lex() -> None:
 def test_text_figure_runs() -> None:
     rows = bench_text.run(TINY)
     _check_rows(rows, "8")
-    assert len(rows) == 2 + 9  # lex and check speed; 3 tools x 3 depth cases
+    assert len(rows) == 2 + 12  # lex and check speed; lex, check, format, parse x 3 deep texts
     assert all("x the tokenizer" in row.result for row in rows[2:])

@@ -60,7 +60,7 @@ def in_process(root: Path) -> LocalExecutor:
 @pytest.fixture
 def unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let hazardous text reach the engine (the pool is what protects us here)."""
-    monkeypatch.setattr(local_module, "refuse_hazards", lambda tql: None)
+    monkeypatch.setattr(local_module.LocalExecutor, "_check_hazards", False)
 
 
 # ---------------------------------------------------------------------- same results

@@ -70,7 +70,7 @@ def server(root: Path) -> Iterator[QueryServer]:
 @pytest.fixture
 def unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let hazardous text reach the engine workers (isolation is what is under test)."""
-    monkeypatch.setattr(local_module, "refuse_hazards", lambda tql: None)
+    monkeypatch.setattr(local_module.LocalExecutor, "_check_hazards", False)
 
 
 def address(url: str) -> tuple[str, int]:
@@ -138,7 +138,7 @@ def test_the_next_request_is_answered_after_a_query_crashes_its_worker(
     assert response.status_code == 500
     message = response.json()["message"]
     assert "crashed" in message and "SIGSEGV" in message
-    with RestExecutor(TOKEN, url=server.url, max_retries=1) as rest:
+    with RestExecutor(TOKEN, url=server.url, max_attempts=1) as rest:
         with pytest.raises(ServerError) as info:
             rest.execute(CRASH_QUERY)
         assert info.value.status == 500 and "crashed" in str(info.value)
@@ -152,7 +152,7 @@ def test_a_hanging_query_times_out_while_other_clients_are_served(server: QueryS
     hanging = threading.Thread(target=lambda: answers.append(post(server.url, HANG_QUERY)))
     hanging.start()
     served_meanwhile = []
-    with RestExecutor(TOKEN, url=server.url, max_retries=1) as rest:
+    with RestExecutor(TOKEN, url=server.url, max_attempts=1) as rest:
         for _ in range(10):
             assert rest.execute(OK_QUERY).column("id") == [0, 1, 2]
             served_meanwhile.append(hanging.is_alive())
@@ -191,7 +191,7 @@ def test_saturated_server_answers_503_with_retry_after(root: Path, unchecked: No
             assert busy is not None and busy.status_code == 503
             assert busy.headers["Retry-After"] == "1"
             assert "busy" in busy.json()["message"]
-            with RestExecutor(TOKEN, url=srv.url, max_retries=1) as rest:
+            with RestExecutor(TOKEN, url=srv.url, max_attempts=1) as rest:
                 with pytest.raises(ServerError) as info:
                     rest.execute(OK_QUERY)
                 assert info.value.status == 503
@@ -443,7 +443,7 @@ def test_fifty_clients_times_twenty_requests_equal_local_results(root: Path) -> 
     expected = {query: local.execute(query) for query in queries}
 
     def client(number: int) -> list[bool]:
-        with RestExecutor(TOKEN, url=process.url, max_retries=1) as rest:
+        with RestExecutor(TOKEN, url=process.url, max_attempts=1) as rest:
             picks = [queries[(number * 7 + k) % len(queries)] for k in range(20)]
             return [rest.execute(query) == expected[query] for query in picks]
 

@@ -1,6 +1,6 @@
 """The fluent, immutable query builder.
 
-Each method returns a new [`Query`][Query] (an unrolled ``attrs.evolve``) over a frozen node whose
+Each method returns a new `Query` (an unrolled ``attrs.evolve``) over a frozen node whose
 state is all tuples, so a step costs a few microseconds, shares every unchanged part, and can
 never change a query someone else holds.
 
@@ -13,7 +13,7 @@ never change a query someone else holds.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import numpy as np
@@ -30,6 +30,7 @@ from tqlbuilder.tree.expr import (
     Func,
     Literal,
     OrderKey,
+    Raw,
     Star,
     Subscript,
     WeightPair,
@@ -98,14 +99,21 @@ def _output_name(item: Expr) -> str | None:
 
 
 def _nodes(node: object) -> Iterator[object]:
-    """``node`` and every expression node below it (depth first)."""
-    yield node
-    if isinstance(node, (Expr, WeightPair, OrderKey)):
-        fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(type(node))  # type: ignore[arg-type]
-        for field in fields:
-            value = getattr(node, field.name)
-            for child in value if isinstance(value, tuple) else (value,):
-                yield from _nodes(child)
+    """``node`` and every expression node below it (depth first, pre-order, no recursion)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (Expr, WeightPair, OrderKey)):
+            children: list[object] = []
+            fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(type(node))  # type: ignore[arg-type]
+            for field in fields:
+                value = getattr(node, field.name)
+                if isinstance(value, tuple):
+                    children.extend(value)
+                else:
+                    children.append(value)
+            stack.extend(reversed(children))
 
 
 def _json_list_index(node: object) -> Subscript | None:
@@ -122,9 +130,21 @@ def _calls_random(node: object) -> bool:
     return any(isinstance(inner, Func) and inner.name == "RANDOM" for inner in _nodes(node))
 
 
+def _duplicate(name: str) -> NoReturn:
+    raise InvalidValueError(
+        f"the select list names {name!r} twice; the engine refuses duplicate output "
+        "columns: give one of them another .alias()"
+    )
+
+
 def _check_items(items: tuple[Expr, ...]) -> None:
     seen: set[str] = set()
     for position, item in enumerate(items):
+        if type(item) is Column:  # a leaf: nothing below it to walk (the common case)
+            if item.name in seen:
+                _duplicate(item.name)
+            seen.add(item.name)
+            continue
         if _calls_random(item):
             raise UnsupportedConstructError(
                 f"select item {position} uses F.random(): as a value RANDOM() gives garbage on "
@@ -151,10 +171,7 @@ def _check_items(items: tuple[Expr, ...]) -> None:
         if name is None:
             continue
         if name in seen:
-            raise InvalidValueError(
-                f"the select list names {name!r} twice; the engine refuses duplicate output "
-                "columns: give one of them another .alias()"
-            )
+            _duplicate(name)
         seen.add(name)
 
 
@@ -218,7 +235,8 @@ class Query:
     row_offset: int | None = None
     sampling: Sampling | None = None
     search: VectorSearch | TextSearch | None = None
-    _tql: list[str] = attrs.field(factory=list, init=False, repr=False)
+    # [text] once compiled, [text, trusted] once an executor asked for the provenance
+    _tql: list[Any] = attrs.field(factory=list, init=False, repr=False)
 
     def _replace(self, **changes: Any) -> Query:
         """``attrs.evolve`` unrolled by hand: builder steps are a hot path (2.3 us -> 1.1 us).
@@ -286,7 +304,18 @@ class Query:
                 f"from_() takes a dataset path (str) or a Query, got {type(source).__name__}"
             )
         if self.source is None or isinstance(self.source, Dataset):
-            return self._replace(source=new)
+            return Query(
+                self.items,
+                new,
+                self.conditions,
+                self.groups,
+                self.ungroup_count,
+                self.ordering,
+                self.row_limit,
+                self.row_offset,
+                self.sampling,
+                self.search,
+            )  # _replace unrolled: a hot step
         filled = _fill_source(self.source, new)
         if filled is None:
             kind = "subquery" if isinstance(self.source, Subquery) else "set operation"
@@ -323,16 +352,29 @@ class Query:
         """
         if not conditions:
             raise InvalidValueError("where() needs at least one condition")
-        added = tuple(
-            condition
-            for condition in (
-                as_condition(c, argument=f"where() condition {i}") for i, c in enumerate(conditions)
-            )
-            if not (isinstance(condition, Literal) and condition.value is True)
-        )
+        added_list: list[Expr] = []
+        for i, c in enumerate(conditions):
+            if isinstance(c, Expr) and type(c) is not Literal:  # the common case, as is
+                added_list.append(c)
+                continue
+            condition = as_condition(c, argument=f"where() condition {i}")
+            if not (isinstance(condition, Literal) and condition.value is True):
+                added_list.append(condition)
+        added = tuple(added_list)
         if not added:
             return self
-        return self._replace(conditions=self.conditions + added)
+        return Query(
+            self.items,
+            self.source,
+            self.conditions + added,
+            self.groups,
+            self.ungroup_count,
+            self.ordering,
+            self.row_limit,
+            self.row_offset,
+            self.sampling,
+            self.search,
+        )  # _replace unrolled: a hot step
 
     # ------------------------------------------------------------------ search
     def similar_to(
@@ -408,7 +450,18 @@ class Query:
             alias,
             render_identifier(alias, argument="alias"),
         )
-        return self._replace(search=search)
+        return Query(
+            self.items,
+            self.source,
+            self.conditions,
+            self.groups,
+            self.ungroup_count,
+            self.ordering,
+            self.row_limit,
+            self.row_offset,
+            self.sampling,
+            search,
+        )  # _replace unrolled: a hot step
 
     def text_search(self, text: str, *, column: str | Expr = "text") -> Query:
         """Rank rows by BM25 relevance to ``text`` (the column needs a BM25 index).
@@ -471,7 +524,18 @@ class Query:
         if not keys:
             raise InvalidValueError("order_by() needs at least one key")
         ordering = tuple(_order_key(key, i) for i, key in enumerate(keys))
-        return self._replace(ordering=ordering)
+        return Query(
+            self.items,
+            self.source,
+            self.conditions,
+            self.groups,
+            self.ungroup_count,
+            ordering,
+            self.row_limit,
+            self.row_offset,
+            self.sampling,
+            self.search,
+        )  # _replace unrolled: a hot step
 
     def limit(self, n: int) -> Query:
         """Return at most ``n`` rows (groups, on a grouped query).
@@ -486,7 +550,18 @@ class Query:
             InvalidValueError: ``n`` is negative or beyond int64.
             UnsupportedTypeError: ``n`` is not an ``int``.
         """
-        return self._replace(row_limit=_count(n, "limit"))
+        return Query(
+            self.items,
+            self.source,
+            self.conditions,
+            self.groups,
+            self.ungroup_count,
+            self.ordering,
+            _count(n, "limit"),
+            self.row_offset,
+            self.sampling,
+            self.search,
+        )  # _replace unrolled: a hot step
 
     def offset(self, n: int) -> Query:
         """Skip the first ``n`` rows; ``LIMIT`` is always written before ``OFFSET``.
@@ -684,7 +759,21 @@ class Query:
 
             pretty_text: str = format_tql(cache[0])
             return pretty_text
-        return cache[0]
+        text: str = cache[0]
+        return text
+
+    def _compiled(self) -> tuple[str, bool]:
+        """The cached text and its provenance: True when no ``raw()`` fragment is in the tree.
+
+        Executors (`tqlbuilder.run.executor.compiled_text()`) skip the hazard check of
+        trusted text: it was printed from validated nodes only. Computed once, with the text.
+        """
+        text = self.to_tql()
+        cache = self._tql
+        if len(cache) == 1:
+            cache.append(not _holds_raw(self))
+        trusted: bool = cache[1]
+        return text, trusted
 
     def __str__(self) -> str:
         return self.to_tql()
@@ -724,6 +813,24 @@ class Query:
 
     def __bool__(self) -> bool:
         return True
+
+
+def _holds_raw(query: Query) -> bool:
+    """Whether a ``raw()`` fragment appears anywhere in ``query`` (subqueries included).
+
+    An iterative walk over the attrs fields of every node (queries, sources, searches,
+    expressions, sort keys); leaves hold rendered text and are not looked into.
+    """
+    stack: list[Any] = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Raw):
+            return True
+        if isinstance(node, tuple):
+            stack.extend(node)
+        elif attrs.has(type(node)):
+            stack.extend(getattr(node, field.name) for field in attrs.fields(type(node)))
+    return False
 
 
 def _fill_source(

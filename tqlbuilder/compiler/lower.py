@@ -28,8 +28,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import attrs
-
 from tqlbuilder.compiler.json_nulls import check_order_keys, lower_conditions
 from tqlbuilder.engine.catalog import BM25_MAX_LIMIT, FUNCTIONS
 from tqlbuilder.errors import BuildError, UnsupportedConstructError
@@ -37,7 +35,7 @@ from tqlbuilder.levels.nodes import Select, SetOp
 from tqlbuilder.levels.printer import compile_expr, print_level
 from tqlbuilder.tree.expr import Alias, Column, Expr, Func, IsNull, OrderKey, Star
 from tqlbuilder.tree.sources import Dataset, SetOperation, Subquery, TextSearch, VectorSearch
-from tqlbuilder.tree.walk import output_names, referenced_columns
+from tqlbuilder.tree.walk import output_names, reads_json, referenced_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.build.query import Query
@@ -53,7 +51,8 @@ def compile_query(query: Query) -> str:
 def lower(query: Query) -> Select:
     """The level tree the engine needs for ``query``."""
     present: tuple[Expr, ...] = ()
-    if query.conditions:
+    # conditions that read no JSON key are their own null-semantics form and hold no JSON LIKE
+    if query.conditions and any(map(reads_json, query.conditions)):
         conditions, present = lower_conditions(query.conditions)
         if len(conditions) != len(query.conditions) or any(
             new is not old for new, old in zip(conditions, query.conditions, strict=True)
@@ -175,7 +174,7 @@ def _select_levels(query: Query, present: tuple[Expr, ...]) -> Select:
     )
     if not needs_wrap:
         if levels:
-            base = attrs.evolve(base, order=levels[0])
+            base = base.with_order(levels[0])
         return top_k_wrap(base, query, levels, search)
     _check_visible(levels, outer, items, search)
     return top_k_wrap(alias_wrap(base, levels, tuple(outer), aliases), query, levels, search)
@@ -199,7 +198,7 @@ def alias_wrap(
     """
     remaining = list(levels)
     if remaining and not (aliases and referenced_columns(remaining[-1].expr) & aliases):
-        base = attrs.evolve(base, order=remaining.pop())
+        base = base.with_order(remaining.pop())
     return nested_sorts(base, remaining, outer)
 
 
@@ -241,7 +240,7 @@ def top_k_wrap(
     limit, offset, sampling = query.row_limit, query.row_offset or None, query.sampling
     if limit is not None and levels and _breaks_top_k(levels[0].expr, search):
         return Select(source=node, limit=limit, offset=offset, sampling=sampling)
-    return attrs.evolve(node, limit=limit, offset=offset, sampling=sampling)
+    return node.with_tail(limit, offset, sampling)
 
 
 def _breaks_top_k(expr: Expr, search: VectorSearch | None) -> bool:

@@ -52,6 +52,36 @@ class Select:
     sampling: Sampling | None = None
     start: int = 0
 
+    def with_order(self, order: OrderKey | None) -> Select:
+        """This level with another ORDER BY key (``attrs.evolve`` unrolled: a compiler hot path)."""
+        return Select(
+            self.items,
+            self.source,
+            self.where,
+            self.groups,
+            self.ungroup,
+            order,
+            self.limit,
+            self.offset,
+            self.sampling,
+            self.start,
+        )
+
+    def with_tail(self, limit: int | None, offset: int | None, sampling: Sampling | None) -> Select:
+        """This level with another LIMIT, OFFSET and SAMPLE BY (``attrs.evolve`` unrolled)."""
+        return Select(
+            self.items,
+            self.source,
+            self.where,
+            self.groups,
+            self.ungroup,
+            self.order,
+            limit,
+            offset,
+            sampling,
+            self.start,
+        )
+
     @property
     def has_tail(self) -> bool:
         """Whether LIMIT, OFFSET or SAMPLE BY limits the rows this level returns."""

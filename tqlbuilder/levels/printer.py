@@ -51,6 +51,7 @@ def compile_expr(expr: Expr) -> str:
 
 
 _ATOMS = (Column, Literal, Vector, Func, Subscript, Raw, Star)
+_ATOM_TYPES = frozenset(_ATOMS)  # dispatch is on the exact node type (see _VISIT)
 
 
 # =========================================================================== expressions
@@ -58,10 +59,9 @@ _ATOMS = (Column, Literal, Vector, Func, Subscript, Raw, Star)
 
 def _operand(expr: Expr) -> str:
     """An operand of an operator: atoms bare, everything else in parentheses."""
-    text = compile_expr(expr)
-    if isinstance(expr, _ATOMS) or (
-        isinstance(expr, Verbatim) and isinstance(expr.operand, _ATOMS)
-    ):
+    kind = type(expr)
+    text: str = _VISIT[kind](expr)
+    if kind in _ATOM_TYPES or (kind is Verbatim and isinstance(expr.operand, _ATOMS)):  # type: ignore[attr-defined]
         return text
     return f"({text})"
 
@@ -92,6 +92,9 @@ def _raw(expr: Raw) -> str:
 
 def _binary(expr: Binary) -> str:
     """``left op right``; a left-nested chain is walked in a loop, not by recursion."""
+    left = expr.left
+    if type(left) is not Binary:  # the common single comparison: no spine to walk
+        return f"{_operand(left)} {expr.op} {_operand(expr.right)}"
     spine: list[Binary] = []
     node: Expr = expr
     while type(node) is Binary:
@@ -206,7 +209,7 @@ def conjunction(conditions: tuple[Expr, ...] | list[Expr]) -> str:
     """Conditions joined with AND (each compound one parenthesised)."""
     if len(conditions) == 1:
         return compile_expr(conditions[0])
-    return " AND ".join(_operand(c) for c in conditions)
+    return " AND ".join([_operand(c) for c in conditions])
 
 
 def print_level(level: Select | SetOp) -> str:
@@ -232,9 +235,48 @@ def _set_op(level: SetOp, parts: list[str]) -> None:
     parts.append(")")
 
 
+def _emit(expr: Expr, parts: list[str]) -> None:
+    """Append the text of ``expr`` to ``parts``: :func:`compile_expr` without the copies.
+
+    A select item such as ``COSINE_SIMILARITY(embedding, ARRAY[...]) AS score`` holds a vector
+    of ~16 KB; building its text through nested joins would copy it once per node, so aliases
+    and calls append their pieces here and the level is joined once.
+    """
+    kind = type(expr)
+    if kind is Alias:
+        assert isinstance(expr, Alias)
+        operand = expr.operand
+        if isinstance(operand, _ATOMS):
+            _emit(operand, parts)
+        else:
+            parts.append(f"({compile_expr(operand)})")
+        parts.append(" AS ")
+        parts.append(expr.text)
+    elif kind is Func:
+        assert isinstance(expr, Func)
+        parts.append(expr.name)
+        parts.append("(")
+        for index, arg in enumerate(expr.args):
+            if index:
+                parts.append(", ")
+            if isinstance(arg, Expr):
+                _emit(arg, parts)
+            else:
+                parts.append(_argument(arg))
+        parts.append(")")
+    else:
+        parts.append(compile_expr(expr))
+
+
 def _select(level: Select, parts: list[str]) -> None:
     parts.append("SELECT ")
-    parts.append(", ".join([compile_expr(item) for item in level.items]) or "*")
+    items = level.items
+    if not items:
+        parts.append("*")
+    for index, item in enumerate(items):
+        if index:
+            parts.append(", ")
+        _emit(item, parts)
     source = level.source
     if isinstance(source, Dataset):
         parts.append(" FROM ")

@@ -17,9 +17,10 @@ from tqlbuilder.errors import ExecutionError, InvalidValueError, UnsupportedType
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.run.result import Result
 
-__all__ = ["Executor", "SupportsTQL", "query_text", "run_many"]
+__all__ = ["Executor", "SupportsTQL", "compiled_text", "query_text", "run_many"]
 
 _E = TypeVar("_E", bound="Executor")
+_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -52,9 +53,26 @@ def query_text(query: str | SupportsTQL) -> str:
     return text
 
 
+def compiled_text(query: str | SupportsTQL) -> tuple[str, bool]:
+    """The TQL text of ``query`` and whether it came from the compiler alone (trusted).
+
+    Only a ``tqlbuilder.Query`` whose tree holds no ``raw()`` fragment is trusted: its text was
+    printed from validated nodes, on which the hazard checker finds nothing (the property test
+    ``test_check_finds_nothing_in_builder_output``), so executors need not lex and check it
+    again. A string, a query with a raw fragment, or any other object with ``to_tql()`` is not.
+    """
+    if isinstance(query, str):
+        return query, False
+    from tqlbuilder.build.query import Query
+
+    if isinstance(query, Query):
+        return query._compiled()
+    return query_text(query), False
+
+
 def run_many(
-    run: Callable[[str], Result],
-    texts: Sequence[str],
+    run: Callable[[_T], Result],
+    texts: Sequence[_T],
     *,
     max_workers: int,
     return_exceptions: bool,
@@ -70,7 +88,7 @@ def run_many(
     if not texts:
         return []
 
-    def capture(text: str) -> Result | ExecutionError:
+    def capture(text: _T) -> Result | ExecutionError:
         try:
             return run(text)
         except ExecutionError as error:
@@ -105,6 +123,16 @@ class Executor(abc.ABC):
     def close(self) -> None:
         """Release what the executor holds (idempotent)."""
 
+    def _execute_trusted(self, tql: str, as_list: bool) -> Result:
+        """Run compiler output (see :func:`compiled_text`); executors that check text skip it."""
+        return self._execute_text(tql, as_list)
+
+    def _execute_compiled(self, compiled: tuple[str, bool], as_list: bool) -> Result:
+        text, trusted = compiled
+        if trusted:
+            return self._execute_trusted(text, as_list)
+        return self._execute_text(text, as_list)
+
     def _worker_limit(self, max_workers: int) -> int:
         """The number of threads ``execute_many`` may really use (a connection pool caps it)."""
         return max_workers
@@ -115,7 +143,7 @@ class Executor(abc.ABC):
         ``as_list`` picks the response shape on the wire (rows or columns); the Result is the
         same either way. Raises an ExecutionError subclass when the query does not succeed.
         """
-        return self._execute_text(query_text(query), as_list)
+        return self._execute_compiled(compiled_text(query), as_list)
 
     @overload
     def execute_many(
@@ -150,11 +178,11 @@ class Executor(abc.ABC):
         Every query finishes first. Without ``return_exceptions`` the first failure in input
         order is then raised; with it, each ExecutionError is returned in its query's place.
         """
-        texts = [query_text(query) for query in queries]
+        texts = [compiled_text(query) for query in queries]
         if isinstance(max_workers, int) and not isinstance(max_workers, bool):
             max_workers = self._worker_limit(max_workers)
         return run_many(
-            lambda text: self._execute_text(text, as_list),
+            lambda compiled: self._execute_compiled(compiled, as_list),
             texts,
             max_workers=max_workers,
             return_exceptions=return_exceptions,

@@ -41,6 +41,7 @@ from tqlbuilder.errors import (
     EngineNotInstalledError,
     ExecutionError,
     InvalidValueError,
+    QueryError,
     ServerError,
     UnsupportedTypeError,
 )
@@ -111,10 +112,11 @@ class EnginePool:
         memory_limit: Resident bytes a worker may use before it is killed (default 2 GiB,
             checked every 0.1 s; needs ``/proc``, so Linux only). ``None``: no limit.
 
-    The text is run as given (no hazard checks, no path mapping: [`LocalExecutor`][] does
-    those before it hands text to the pool). Workers start on [`start()`][start] or the first
-    query; a crashed or killed worker is replaced at once. Thread-safe; [`close()`][close] kills
-    the workers and fails queries that have not finished.
+    The text is run as given (no hazard checks, no path mapping:
+    [`LocalExecutor`][tqlbuilder.LocalExecutor] does those before it hands text to the pool).
+    Workers start on [`start()`][start] or the first query; a crashed or killed worker is
+    replaced at once. Thread-safe; [`close()`][close] kills the workers and fails queries that
+    have not finished.
 
     Raises:
         InvalidValueError: ``workers`` < 1, or a limit that is not a positive number.
@@ -190,10 +192,14 @@ class EnginePool:
                     raise ServerError("an engine worker did not start within 120 s")
         return self
 
-    def submit(self, text: str, *, query: str | None = None) -> Future[Outcome]:
+    def submit(
+        self, text: str, *, query: str | None = None, check: bool = False
+    ) -> Future[Outcome]:
         """Queue ``text`` for the next free worker; the Future holds its `Outcome`.
 
-        ``query`` is the text to name in errors (default ``text``). The Future fails with
+        ``query`` is the text to name in errors (default ``text``). ``check=True`` runs the
+        hazard check on ``query`` in the worker too, under the same time and memory limits (a
+        refused query fails with QueryError). The Future fails with
         EngineCrashedError, EngineTimeoutError, EngineMemoryError, EngineNotInstalledError or
         ServerError (pool closed); an engine error message is a successful ``str`` outcome.
         """
@@ -202,21 +208,21 @@ class EnginePool:
         with self._lock:
             if self._closed:
                 raise ServerError("the engine pool is closed", query=query or text)
-            self._tasks.put(_Task(text, query or text, future))
+            self._tasks.put(_Task(text, query or text, future, check))
         return future
 
-    def run(self, text: str, *, query: str | None = None) -> Outcome:
+    def run(self, text: str, *, query: str | None = None, check: bool = False) -> Outcome:
         """[`submit()`][submit] and wait for the outcome (raising what the Future holds)."""
-        return self.submit(text, query=query).result()
+        return self.submit(text, query=query, check=check).result()
 
     def materialise(
-        self, text: str, *, query: str | None = None
+        self, text: str, *, query: str | None = None, check: bool = False
     ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
         """[`run()`][run], with an engine error raised as ``RuntimeError`` (as the engine does).
 
         Returns ``(names, columns, length)``, what LocalExecutor reads in-process.
         """
-        outcome = self.run(text, query=query)
+        outcome = self.run(text, query=query, check=check)
         if isinstance(outcome, str):
             raise RuntimeError(outcome)
         return outcome
@@ -261,12 +267,13 @@ class EnginePool:
 
 
 class _Task:
-    __slots__ = ("future", "query", "text")
+    __slots__ = ("check", "future", "query", "text")
 
-    def __init__(self, text: str, query: str, future: Future[Outcome]) -> None:
+    def __init__(self, text: str, query: str, future: Future[Outcome], check: bool) -> None:
         self.text = text
         self.query = query
         self.future = future
+        self.check = check
 
 
 class _Slot:
@@ -374,7 +381,7 @@ class _Slot:
         limit = self.pool.memory_limit
         started = time.monotonic()
         try:
-            conn.send((task.text,))
+            conn.send((task.text, task.query if task.check else None))
             while not conn.poll(_POLL_SECONDS):
                 elapsed = time.monotonic() - started
                 if timeout is not None and elapsed >= timeout:
@@ -407,6 +414,8 @@ class _Slot:
             return reply[1], reply[2], reply[3]
         if kind == "engine":
             return str(reply[1])
+        if kind == "refused":
+            raise QueryError(str(reply[1]), query=task.query)
         raise ServerError(f"the engine worker failed: {reply[1]}", query=task.query)
 
 
@@ -471,7 +480,12 @@ def _worker_main(conn: Connection) -> None:  # pragma: no cover - runs in the ch
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent; it kills us
     _die_with_parent()
     try:
-        from tqlbuilder.run.local import _is_engine_error, _materialise, require_engine
+        from tqlbuilder.run.local import (
+            _is_engine_error,
+            _materialise,
+            refuse_hazards,
+            require_engine,
+        )
 
         deeplake = require_engine()
     except EngineNotInstalledError as exc:
@@ -483,10 +497,14 @@ def _worker_main(conn: Connection) -> None:  # pragma: no cover - runs in the ch
             message = conn.recv()
         except (EOFError, OSError):
             return
-        (text,) = message
+        text, check = message
         reply: tuple[Any, ...]
         try:
+            if check is not None:
+                refuse_hazards(check)  # in the worker: under the time and memory limits
             reply = ("ok", *_materialise(deeplake, text))
+        except QueryError as exc:  # refused by the hazard check
+            reply = ("refused", exc.args[0] if exc.args else str(exc))
         except Exception as exc:
             if _is_engine_error(exc):
                 reply = ("engine", str(exc).strip() or type(exc).__name__)

@@ -206,13 +206,19 @@ class Result:
                 fail("'data' is not a list of rows (as_list=true)")
             if not data:
                 return cls._trusted(names, ((),) * len(names), 0, message)
-            if set(map(type, data)) != {dict} or set(map(len, data)) != {len(names)}:
-                fail("'data' rows are not objects with exactly the keys in 'tensors'")
+            # One pass per column reads every name of every row: a row that is not an object
+            # (JSON arrays, strings, numbers and null all raise TypeError on row["name"]) or
+            # lacks a name fails here. Every row then has at least the names, so the rows have
+            # exactly those keys iff the key counts add up (sum: no per-row set insertion).
+            # (With no names nothing is read, so the rows' types are checked directly.)
             try:
                 columns = _transpose(names, data)
+                exact = sum(map(len, data)) == len(names) * len(data)
             except (KeyError, TypeError):
-                columns = None
-            if columns is None:
+                columns, exact = None, False
+            if not names and set(map(type, data)) != {dict}:
+                exact = False
+            if columns is None or not exact:
                 fail("'data' rows are not objects with exactly the keys in 'tensors'")
             return cls._trusted(names, columns, len(data), message)
 

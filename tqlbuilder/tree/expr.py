@@ -25,7 +25,7 @@ from tqlbuilder.tree.literals import (
     render_identifier,
     render_scalar,
     render_string,
-    render_vector,
+    render_vector_shape,
 )
 
 __all__ = [
@@ -386,9 +386,13 @@ def _in_values(values: Iterable[Any]) -> tuple[tuple[Any, ...], str]:
             f"{type(values).__name__}; wrap a single value in a list"
         )
     items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    if all(type(v) is str for v in items) and not any("\x00" in v for v in items):
-        # fast path for the common list of strings: one pass, no per-value objects
-        return tuple(items), ", ".join(["'" + v.replace("'", "''") + "'" for v in items])
+    if set(map(type, items)) == {str}:
+        # fast path for the common list of strings, all in C: join on NUL (which no valid value
+        # holds: a NUL count other than len - 1 sends the list down the checking path below),
+        # double every quote, then turn the NULs into the "', '" separators
+        joined = "\x00".join(items)
+        if joined.count("\x00") == len(items) - 1:
+            return tuple(items), "'" + joined.replace("'", "''").replace("\x00", "', '") + "'"
     rendered = []
     for position, value in enumerate(items):
         if isinstance(value, Expr):
@@ -644,9 +648,8 @@ def lit(value: Any, *, dtype: str | None = None) -> Expr:
 
 def vector(value: Any, *, ndim: int | None = None, argument: str = "vector") -> Vector:
     """An ``ARRAY[...]`` literal from a list or ndarray (1-D or 2-D), validated and rendered."""
-    text = render_vector(value, argument=argument, ndim=ndim)
-    shape = np.shape(value)
-    return Vector(text, tuple(int(s) for s in shape))
+    text, shape = render_vector_shape(value, argument=argument, ndim=ndim)
+    return Vector(text, shape)
 
 
 def as_literal(value: Any, *, argument: str) -> Literal:
@@ -660,6 +663,9 @@ def as_literal(value: Any, *, argument: str) -> Literal:
 
 def as_value(value: Any, *, argument: str) -> Expr:
     """Coerce the value side of an operator: expressions pass, Python values become literals."""
+    kind = type(value)
+    if kind is int or kind is float or kind is str:  # the common literals, as as_literal does
+        return Literal(value, render_scalar(value, argument=argument))
     if isinstance(value, Expr):
         return value
     if isinstance(value, _SCALAR_TYPES) or value is None:

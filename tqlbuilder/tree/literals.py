@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 import numpy as np
-import orjson
 
 from tqlbuilder.engine.lexicon import BARE_NAME, INT64_MAX, INT64_MIN, NOT_BARE_WORDS
 from tqlbuilder.errors import InvalidIdentifierError, InvalidValueError, UnsupportedTypeError
@@ -24,13 +23,15 @@ __all__ = [
     "render_scalar",
     "render_string",
     "render_vector",
+    "render_vector_shape",
 ]
 
 
 # Characters that can never appear inside a quoted identifier: the lexer rule is "[^"\n]+", the
 # query is a C string (NUL ends it), and a CR would make the query two lines.
 _BAD_NAME_CHARS = re.compile(r'["\n\r\x00]')
-_ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_ORJSON_NUMPY = 1 << 4  # orjson.OPT_SERIALIZE_NUMPY; orjson is imported on first use (its
+# import pulls in uuid, json and dataclasses: milliseconds that `from tqlbuilder import col` skips)
 # an element orjson writes positionally although numpy (and TQL) allow the shorter exponent form
 _SMALL_POSITIONAL = re.compile(rb"(-?)0\.(0+)([1-9])([0-9]*)")
 _LARGE_POSITIONAL = re.compile(rb"(-?)([1-9])([0-9]*?)(0*)\.0")
@@ -52,30 +53,70 @@ def _exponent_form(element: bytes) -> bytes:
     return written if len(written) < len(element) else element
 
 
-def _dump_vector(array: np.ndarray) -> bytes:
-    """orjson's JSON text of a numeric array, with tiny and huge 1-D elements in exponent form.
+# |x| outside [1.1e-4, 1e5) as one unsigned compare on the float bits (sign bit cleared):
+# (bits - low) wraps around below ``low``, so ``>= high - low`` is "below low or at/above high".
+# float32(1e-4) sits just below 1e-4, hence 1.1e-4. NaN and infinity are flagged too (harmless:
+# they fail the finiteness check afterwards).
+_FLAG_BITS = {
+    np.dtype(np.float32): (
+        np.uint32,
+        np.uint32(0x7FFFFFFF),
+        np.float32(1.1e-4).view(np.uint32),
+        np.uint32(np.float32(1e5).view(np.uint32) - np.float32(1.1e-4).view(np.uint32)),
+    ),
+    np.dtype(np.float64): (
+        np.uint64,
+        np.uint64(0x7FFFFFFFFFFFFFFF),
+        np.float64(1.1e-4).view(np.uint64),
+        np.uint64(np.float64(1e5).view(np.uint64) - np.float64(1.1e-4).view(np.uint64)),
+    ),
+}
+
+
+def _flag_positional(array: np.ndarray) -> np.ndarray:
+    """Indices of the elements orjson writes positionally: ``|x| < 1.1e-4`` or ``|x| >= 1e5``."""
+    spec = _FLAG_BITS.get(array.dtype)
+    if spec is None:  # pragma: no cover - 1-D float arrays reaching here are float32/64
+        magnitude = np.abs(array)
+        return np.flatnonzero((magnitude < 1.1e-4) | (magnitude >= 1e5))
+    unsigned, mask, low, span = spec
+    bits = array.view(unsigned) & mask
+    bits -= low
+    return np.flatnonzero(bits >= span)
+
+
+def _dump_vector(array: np.ndarray, prefix: bytes = b"") -> bytes:
+    """``prefix`` + orjson's JSON text of a numeric array, tiny and huge 1-D elements shortened.
 
     orjson writes ``8.82e-05`` as ``0.0000882`` and ``1e6`` as ``1000000.0``. numpy finds those
     elements (a few per normalised 1536-d embedding); the runs between them are dumped as they
     are and only the flagged elements are rewritten, so the text is never scanned from Python.
+    The runs are joined through memoryviews: the text is copied once, into the result.
     """
+    import orjson  # a sys.modules lookup after the first vector
+
+    dumps = orjson.dumps
     if array.ndim != 1 or array.dtype.kind != "f":
-        return orjson.dumps(array, option=_ORJSON_NUMPY)
-    magnitude = np.abs(array)  # float32(1e-4) sits just below 1e-4, hence 1.1e-4
-    flagged = np.flatnonzero((magnitude < 1.1e-4) | (magnitude >= 1e5))
+        return prefix + dumps(array, option=_ORJSON_NUMPY)
+    flagged = _flag_positional(array)
     if not flagged.size:
-        return orjson.dumps(array, option=_ORJSON_NUMPY)
-    pieces: list[bytes] = []
+        return prefix + dumps(array, option=_ORJSON_NUMPY)
+    pieces: list[bytes | memoryview] = [prefix, b"["]
+    append = pieces.append
     done = 0
     for index in flagged.tolist():
         if index > done:
-            pieces.append(orjson.dumps(array[done:index], option=_ORJSON_NUMPY)[1:-1])
-        element = orjson.dumps(array[index : index + 1], option=_ORJSON_NUMPY)[1:-1]
-        pieces.append(_exponent_form(element))
+            append(memoryview(dumps(array[done:index], option=_ORJSON_NUMPY))[1:-1])
+            append(b",")
+        append(_exponent_form(dumps(array[index : index + 1], option=_ORJSON_NUMPY)[1:-1]))
+        append(b",")
         done = index + 1
     if done < array.size:
-        pieces.append(orjson.dumps(array[done:], option=_ORJSON_NUMPY)[1:-1])
-    return b"[" + b",".join(pieces) + b"]"
+        append(memoryview(dumps(array[done:], option=_ORJSON_NUMPY))[1:-1])
+    else:
+        pieces.pop()  # the comma after the last element
+    append(b"]")
+    return b"".join(pieces)
 
 
 def render_identifier(name: object, *, argument: str = "name") -> str:
@@ -318,6 +359,13 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
     noise), float64 as the shortest round trip, ints exactly. One vectorised call, no Python
     loop per element: a 1536-d vector takes microseconds.
     """
+    return render_vector_shape(value, argument=argument, ndim=ndim)[0]
+
+
+def render_vector_shape(
+    value: Any, *, argument: str = "vector", ndim: int | None = 1
+) -> tuple[str, tuple[int, ...]]:
+    """:func:`render_vector`'s text and the shape of the array it rendered (one conversion)."""
     array = _as_numeric_array(value, argument)
     if ndim is not None and array.ndim != ndim:
         what = "a 1-D vector" if ndim == 1 else f"a {ndim}-D array (one row per query vector)"
@@ -336,8 +384,9 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
         array = array.astype(array.dtype.newbyteorder("="))
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
-    data = _dump_vector(array)
-    if b"n" in data:  # orjson writes NaN and infinity as null; numbers never hold an "n"
+    one_d = array.ndim == 1
+    data = _dump_vector(array, b"ARRAY" if one_d else b"")
+    if b"n" in data:  # orjson writes NaN and infinity as null; numbers (and ARRAY) hold no "n"
         finite = np.isfinite(array)
         raise InvalidValueError(
             f"{argument} has a non-finite value (NaN or infinity) at index "
@@ -346,6 +395,6 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
     if array.dtype.kind == "f" and array.dtype.itemsize > 4:
         _check_float32_range(array, argument)
     text = data.decode("ascii")
-    if array.ndim == 1:
-        return "ARRAY" + text  # one bracket pair: skip scanning the whole text
-    return text.replace("[", "ARRAY[")
+    if one_d:
+        return text, array.shape  # one bracket pair, already prefixed: no scan of the text
+    return text.replace("[", "ARRAY["), array.shape
