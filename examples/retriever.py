@@ -10,15 +10,16 @@ metadata filters as a dict, for example::
     {"topic": "space", "year": {"$gte": 1950}, "source": {"$in": ["a", "b"]}}
 
 The integrations that ship today turn such dicts into TQL with f-strings, so a value with an
-apostrophe breaks the query and a crafted value rewrites it. :class:`Retriever` below maps each
-operator to one builder method instead: quoting is never its job, so there is nothing to get
-wrong. It works with any executor (``LocalExecutor`` here, ``RestExecutor`` in production).
+apostrophe breaks the query and a crafted value rewrites it. :class:`Retriever` below checks the
+fields against an allow-list and hands the dict to ``tqlbuilder.filters.from_dict``: quoting is
+never its job, so there is nothing to get wrong, and ``$ne``/``$nin`` keep MongoDB's meaning.
+It works with any executor (``LocalExecutor`` here, ``RestExecutor`` in production).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -27,48 +28,37 @@ import numpy.typing as npt
 from _data import load_questions, question_embeddings
 from quickstart import DATASET, ROOT, build_example_dataset, shorten_tql
 
-from tqlbuilder import Expr, LocalExecutor, Query, QueryError, RestExecutor, col, select
-
-#: The filter operators the retriever understands, and the builder call each one becomes.
-OPERATORS: Mapping[str, Callable[[Expr, Any], Expr]] = {
-    "$eq": lambda column, value: column == value,
-    "$ne": lambda column, value: column != value,
-    "$gt": lambda column, value: column > value,
-    "$gte": lambda column, value: column >= value,
-    "$lt": lambda column, value: column < value,
-    "$lte": lambda column, value: column <= value,
-    "$in": lambda column, values: column.isin(_values(values)),
-    "$nin": lambda column, values: column.not_in(_values(values)),
-}
+from tqlbuilder import Expr, LocalExecutor, Query, QueryError, RestExecutor, select
+from tqlbuilder.filters import from_dict
 
 
-def _values(values: Any) -> list[Any]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise ValueError(f"$in / $nin take a list of values, got {values!r}")
-    return list(values)
+def filter_condition(spec: Mapping[str, Any], allowed: Iterable[str]) -> Expr:
+    """Turn a Mongo-style filter dict into one builder condition with ``filters.from_dict``.
 
-
-def filter_conditions(filters: Mapping[str, Any], allowed: Iterable[str]) -> list[Expr]:
-    """Turn ``{"field": value | {"$op": value, ...}}`` into builder conditions (ANDed).
-
-    A bare value means ``$eq``. Fields outside ``allowed`` and unknown operators raise
-    ValueError, so users can filter only on the metadata the application exposes.
+    ``{"topic": "space", "year": {"$gte": 1950}, "$or": [...]}``: a bare value means ``$eq``;
+    every operator of :func:`tqlbuilder.filters.from_dict` works, with MongoDB's meaning on
+    missing values. Fields outside ``allowed`` (anywhere in the dict, also inside ``$or``)
+    raise ValueError, so users can filter only on the metadata the application exposes;
+    unknown operators raise ``InvalidValueError`` (a ValueError) naming the place in the dict.
     """
     permitted = set(allowed)
-    conditions: list[Expr] = []
-    for field, spec in filters.items():
+    for field in sorted(_fields(spec)):
         if field not in permitted:
             raise ValueError(f"cannot filter on {field!r}; filterable fields: {sorted(permitted)}")
-        clauses = spec if isinstance(spec, Mapping) else {"$eq": spec}
-        if not clauses:
-            raise ValueError(f"empty filter for {field!r}")
-        for operator, value in clauses.items():
-            build = OPERATORS.get(operator)
-            if build is None:
-                known = ", ".join(OPERATORS)
-                raise ValueError(f"unknown operator {operator!r} for {field!r}; use one of {known}")
-            conditions.append(build(col(field), value))
-    return conditions
+    return from_dict(spec)
+
+
+def _fields(spec: Any) -> set[str]:
+    """The field names a filter dict mentions (keys not starting with ``$``), at any depth."""
+    if isinstance(spec, Mapping):
+        found = {key for key in spec if isinstance(key, str) and not key.startswith("$")}
+        for key, value in spec.items():
+            if isinstance(key, str) and key in ("$and", "$or", "$nor", "$not"):
+                found |= _fields(value)
+        return found
+    if isinstance(spec, (list, tuple)):
+        return set().union(*(_fields(item) for item in spec)) if spec else set()
+    return set()
 
 
 @attrs.frozen
@@ -95,9 +85,8 @@ class Retriever:
     ) -> Query:
         """The query :meth:`search` runs (useful for logging, tests and caching)."""
         query = select("id", "text", *self.metadata).from_(self.dataset)
-        conditions = filter_conditions(filters or {}, self.filterable)
-        if conditions:
-            query = query.where(*conditions)
+        if filters:
+            query = query.where(filter_condition(filters, self.filterable))
         return query.similar_to(np.asarray(embedding, dtype=np.float32)).limit(k)
 
     def search(
@@ -190,7 +179,12 @@ def main() -> None:
     print()
 
     # 5. filters outside the allow-list, and unknown operators, are refused
-    for bad in ({"embedding": {"$gt": 0}}, {"year": {"$regex": "19.."}}):
+    refused = (
+        {"embedding": {"$gt": 0}},
+        {"$or": [{"topic": "space"}, {"embedding": {"$gt": 0}}]},
+        {"year": {"$regex": "19.."}},
+    )
+    for bad in refused:
         print(f"Refused {bad}: {_refusal(retriever, embeddings[0], bad)}")
     print(f"Done in {time.perf_counter() - started:.2f} s")
 

@@ -317,7 +317,7 @@ async def test_a_cancelled_call_leaves_the_pool_usable(server: FaultServer, how:
 
 async def test_gather_of_50_uses_bounded_connections(server: FaultServer) -> None:
     server.default = echo(delay=0.01)
-    queries = [f"SELECT {i}" for i in range(50)]
+    queries = [f'SELECT {i} FROM "hub://org/ds"' for i in range(50)]
     async with aexecutor(server, pool_size=4) as ex:
         results = await asyncio.gather(*(ex.execute(q) for q in queries))
     assert [r.rows for r in results] == [[{"q": q}] for q in queries]
@@ -329,10 +329,10 @@ async def test_execute_many_keeps_order_and_errors_in_place_or_raised_in_order(
     server: FaultServer,
 ) -> None:
     server.default = echo(delay=0.01)
-    queries = ["SELECT 0", "FAIL 1", "SELECT 2", "FAIL 3"]
+    queries = [f"{QUERY} LIMIT 0", "FAIL 1", f"{QUERY} LIMIT 2", "FAIL 3"]
     async with aexecutor(server) as ex:
         outcomes = await ex.execute_many(queries, return_exceptions=True)
-        assert isinstance(outcomes[0], Result) and outcomes[0].rows == [{"q": "SELECT 0"}]
+        assert isinstance(outcomes[0], Result) and outcomes[0].rows == [{"q": f"{QUERY} LIMIT 0"}]
         assert isinstance(outcomes[1], QueryError) and outcomes[1].query == "FAIL 1"
         assert isinstance(outcomes[3], QueryError) and outcomes[3].query == "FAIL 3"
         server.requests.clear()

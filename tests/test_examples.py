@@ -44,7 +44,13 @@ def run_example(name: str) -> str:
 
 def test_every_example_is_covered() -> None:
     names = {path.name for path in SCRIPTS}
-    assert names == {"quickstart.py", "rest_roundtrip.py", "retriever.py", "hybrid_search.py"}
+    assert names == {
+        "quickstart.py",
+        "rest_roundtrip.py",
+        "retriever.py",
+        "hybrid_search.py",
+        "langchain_store.py",
+    }
 
 
 def test_helper_module_runs_harmlessly() -> None:
@@ -102,6 +108,8 @@ def test_retriever() -> None:
     assert "naive f-string:  QueryError" in out
     assert "safe  retriever: 0 hits (no passage has that source)" in out
     assert "the filter was rewritten" in out  # the naive version was injected
+    refused = [line for line in lines if line.startswith("Refused {'$or'")]
+    assert len(refused) == 1 and "cannot filter on 'embedding'" in refused[0]
     assert "Refused {'embedding': {'$gt': 0}}: cannot filter on 'embedding'" in out
     assert "unknown operator '$regex'" in out
 
@@ -119,3 +127,10 @@ def test_hybrid_search() -> None:
         assert f"-> {question['answer_id']} (expected {question['answer_id']})" in out
     assert f"for {len(QUESTIONS)}/{len(QUESTIONS)} questions" in out
     assert "weights=[1.0, 0.0]: top 3 [250," in out
+
+
+def test_langchain_store() -> None:
+    pytest.importorskip("langchain_core")
+    out = run_example("langchain_store.py")
+    assert "nearest space documents: ['moon', 'apollo']" in out
+    assert "after deleting non-space rows: ['apollo', 'moon']" in out

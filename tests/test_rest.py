@@ -463,7 +463,7 @@ def test_large_valid_body(server: FaultServer) -> None:
 
 def test_execute_many_keeps_order_and_runs_concurrently(server: FaultServer) -> None:
     server.default = echo(delay=0.05)
-    queries = [f"SELECT {i}" for i in range(16)]
+    queries = [f'SELECT {i} FROM "hub://org/ds"' for i in range(16)]
     with executor(server) as ex:
         started = time.monotonic()
         results = ex.execute_many(queries, max_workers=8)
@@ -475,7 +475,7 @@ def test_execute_many_keeps_order_and_runs_concurrently(server: FaultServer) -> 
 
 def test_execute_many_errors_in_place_or_raised_in_order(server: FaultServer) -> None:
     server.default = echo(delay=0.01)
-    queries = ["SELECT 0", "FAIL 1", "SELECT 2", "FAIL 3", FakeQuery()]
+    queries = [f"{QUERY} LIMIT 0", "FAIL 1", f"{QUERY} LIMIT 2", "FAIL 3", FakeQuery()]
     with executor(server) as ex:
         outcomes = ex.execute_many(queries, return_exceptions=True)
         assert isinstance(outcomes[0], Result) and isinstance(outcomes[2], Result)

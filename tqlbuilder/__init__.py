@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from tqlbuilder.rank.fusion import reciprocal_rank_fusion
     from tqlbuilder.rank.mmr import mmr
     from tqlbuilder.run.async_rest import AsyncRestExecutor
+    from tqlbuilder.run.dataset import DatasetExecutor
     from tqlbuilder.run.executor import Executor, SupportsTQL
     from tqlbuilder.run.local import LocalExecutor
     from tqlbuilder.run.rest import RestExecutor
@@ -98,6 +99,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "RestExecutor": ("tqlbuilder.run.rest", "RestExecutor"),
     "AsyncRestExecutor": ("tqlbuilder.run.async_rest", "AsyncRestExecutor"),
     "LocalExecutor": ("tqlbuilder.run.local", "LocalExecutor"),
+    "DatasetExecutor": ("tqlbuilder.run.dataset", "DatasetExecutor"),
     "filters": ("tqlbuilder.filters", None),
     "and_": ("tqlbuilder.build.logic", "and_"),
     "or_": ("tqlbuilder.build.logic", "or_"),
@@ -109,6 +111,7 @@ __all__ = [
     "AsyncRestExecutor",
     "AuthenticationError",
     "BuildError",
+    "DatasetExecutor",
     "DeadlineExceededError",
     "EngineNotInstalledError",
     "ExecutionError",

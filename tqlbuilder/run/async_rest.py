@@ -28,7 +28,7 @@ from tqlbuilder.errors import (
     UnsupportedTypeError,
 )
 from tqlbuilder.run import http_policy as policy
-from tqlbuilder.run.executor import SupportsTQL, query_text
+from tqlbuilder.run.executor import SupportsTQL, query_text, refuse_source_less
 from tqlbuilder.run.http_policy import DEFAULT_URL, Failure
 from tqlbuilder.run.logging_util import log_query
 from tqlbuilder.run.result import Result
@@ -287,6 +287,7 @@ class AsyncRestExecutor:
             raise UnsupportedTypeError(f"as_list must be a bool, not {type(as_list).__name__}")
         if self._closed:
             raise ExecutionError("this AsyncRestExecutor is closed", query=tql)
+        refuse_source_less(tql, "AsyncRestExecutor")
         body = orjson.dumps({"query": tql, "as_list": as_list})
         log_query(_log, f"POST {self._url}", tql)
         budget = self._policy.start(time.monotonic(), tql)

@@ -7,17 +7,55 @@ query objects without importing the builder.
 from __future__ import annotations
 
 import abc
+import asyncio
+import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, overload, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    ClassVar,
+    Literal,
+    Protocol,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
-from tqlbuilder.errors import ExecutionError, InvalidValueError, UnsupportedTypeError
+from tqlbuilder.errors import (
+    ExecutionError,
+    InvalidValueError,
+    QueryError,
+    TQLError,
+    UnsupportedTypeError,
+)
+from tqlbuilder.text.lexer import TokenKind, lex
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.run.result import Result
 
-__all__ = ["Executor", "SupportsTQL", "compiled_text", "query_text", "run_many"]
+__all__ = [
+    "Executor",
+    "SupportsTQL",
+    "compiled_text",
+    "is_source_less",
+    "query_text",
+    "refuse_source_less",
+    "run_many",
+]
+
+_SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
+# A bracketed list of plain numbers (a vector literal): its contents cannot hold SELECT or FROM,
+# so it is collapsed before lexing (a 1536-d vector is most of a query's text). ``--`` is
+# excluded: it would start a comment.
+_NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_SIGNED = rf"(?:-(?!-)\s*)*{_NUMBER}"
+_NUMERIC_LIST = re.compile(rf"\[\s*{_SIGNED}(?:\s*,\s*{_SIGNED})*\s*\]")
+_SOURCE_LESS_MESSAGE = (
+    "this query has no dataset source (no from_()): {name} runs queries by dataset path, "
+    'so add .from_("hub://<org>/<dataset>") (a FROM clause), or run it on an open dataset '
+    "handle with tqlbuilder.DatasetExecutor(ds)"
+)
 
 _E = TypeVar("_E", bound="Executor")
 _T = TypeVar("_T")
@@ -70,6 +108,53 @@ def compiled_text(query: str | SupportsTQL) -> tuple[str, bool]:
     return query_text(query), False
 
 
+def is_source_less(tql: str) -> bool:
+    """True when a SELECT in ``tql`` has no FROM at its own level (no dataset source).
+
+    ``SELECT * WHERE x > 1`` and the builder's source-less vector search
+    ``SELECT * FROM (SELECT ... WHERE ...) ORDER BY ...`` are source-less: they run on an open
+    dataset handle (``ds.query``), not by path. Text the lexer rejects is left to the engine.
+
+    Examples:
+        >>> is_source_less("SELECT * WHERE x > 1")
+        True
+        >>> is_source_less('SELECT * FROM (SELECT * FROM "hub://o/d") LIMIT 1')
+        False
+    """
+    if "SELECT" not in tql.upper():
+        return False
+    try:
+        tokens = lex(_NUMERIC_LIST.sub("[0]", tql))
+    except TQLError:
+        return False
+    pending = [False]  # per bracket level: a SELECT seen here has not met its FROM yet
+    for token in tokens:
+        kind = token.kind
+        if kind is TokenKind.OPERATOR and token.text in ("(", "["):
+            pending.append(False)
+        elif kind is TokenKind.OPERATOR and token.text in (")", "]"):
+            if len(pending) > 1 and pending.pop():
+                return True
+        elif kind is TokenKind.KEYWORD:
+            if token.value == "SELECT" or token.value in _SET_OPERATORS:
+                if pending[-1]:
+                    return True
+                pending[-1] = token.value == "SELECT"
+            elif token.value == "FROM":
+                pending[-1] = False
+    return any(pending)
+
+
+def refuse_source_less(tql: str, executor: str) -> None:
+    """Raise QueryError when ``tql`` has no dataset source; ``executor`` names who refuses.
+
+    For executors that send queries by dataset path (LocalExecutor, RestExecutor,
+    AsyncRestExecutor): the error names both fixes, ``from_()`` and ``DatasetExecutor``.
+    """
+    if is_source_less(tql):
+        raise QueryError(_SOURCE_LESS_MESSAGE.format(name=executor), query=tql)
+
+
 def run_many(
     run: Callable[[_T], Result],
     texts: Sequence[_T],
@@ -110,10 +195,15 @@ def run_many(
 
 
 class Executor(abc.ABC):
-    """What every executor offers: ``execute``, ``execute_many``, ``close``, ``with``.
+    """What every executor offers: ``execute``, ``execute_many``, ``execute_async``, ``with``.
 
-    Subclasses implement ``_execute_text`` (one TQL string to one Result) and ``close``.
+    Subclasses implement ``_execute_text`` (one TQL string to one Result) and ``close``, and may
+    override ``_execute_text_async`` (the default runs ``_execute_text`` in a worker thread).
+    ``requires_source`` (True unless the executor runs on an open dataset handle) makes every
+    entry point refuse a source-less query (no ``from_()``) before anything is sent.
     """
+
+    requires_source: ClassVar[bool] = True
 
     @abc.abstractmethod
     def _execute_text(self, tql: str, as_list: bool) -> Result:
@@ -124,7 +214,7 @@ class Executor(abc.ABC):
         """Release what the executor holds (idempotent)."""
 
     def _execute_trusted(self, tql: str, as_list: bool) -> Result:
-        """Run compiler output (see :func:`compiled_text`); executors that check text skip it."""
+        """Run compiler output (see `compiled_text()`); executors that check text skip it."""
         return self._execute_text(tql, as_list)
 
     def _execute_compiled(self, compiled: tuple[str, bool], as_list: bool) -> Result:
@@ -132,6 +222,19 @@ class Executor(abc.ABC):
         if trusted:
             return self._execute_trusted(text, as_list)
         return self._execute_text(text, as_list)
+
+    async def _execute_text_async(self, tql: str, as_list: bool) -> Result:
+        """Run one TQL string without blocking the event loop (default: in a worker thread)."""
+        return await asyncio.to_thread(self._execute_text, tql, as_list)
+
+    def _refuse_source_less(self, tql: str) -> None:
+        """Raise QueryError for a source-less query when this executor needs a dataset path."""
+        if self.requires_source:
+            refuse_source_less(tql, type(self).__name__)
+
+    def _run_compiled(self, compiled: tuple[str, bool], as_list: bool) -> Result:
+        self._refuse_source_less(compiled[0])
+        return self._execute_compiled(compiled, as_list)
 
     def _worker_limit(self, max_workers: int) -> int:
         """The number of threads ``execute_many`` may really use (a connection pool caps it)."""
@@ -143,7 +246,18 @@ class Executor(abc.ABC):
         ``as_list`` picks the response shape on the wire (rows or columns); the Result is the
         same either way. Raises an ExecutionError subclass when the query does not succeed.
         """
-        return self._execute_compiled(compiled_text(query), as_list)
+        return self._run_compiled(compiled_text(query), as_list)
+
+    async def execute_async(self, query: str | SupportsTQL, *, as_list: bool = True) -> Result:
+        """Like [`execute()`][execute], awaitable: the event loop keeps running meanwhile.
+
+        Local executors use the engine's own ``query_async``; others run [`execute()`][execute] in a
+        worker thread. Cancelling the awaiting task abandons the query; the executor stays usable.
+        Raises the same errors as [`execute()`][execute].
+        """
+        text = query_text(query)
+        self._refuse_source_less(text)
+        return await self._execute_text_async(text, as_list)
 
     @overload
     def execute_many(
@@ -182,7 +296,7 @@ class Executor(abc.ABC):
         if isinstance(max_workers, int) and not isinstance(max_workers, bool):
             max_workers = self._worker_limit(max_workers)
         return run_many(
-            lambda compiled: self._execute_compiled(compiled, as_list),
+            lambda compiled: self._run_compiled(compiled, as_list),
             texts,
             max_workers=max_workers,
             return_exceptions=return_exceptions,

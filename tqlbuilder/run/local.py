@@ -8,10 +8,12 @@ engine are refused before they reach it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -21,9 +23,11 @@ from tqlbuilder.errors import (
     InvalidIdentifierError,
     InvalidValueError,
     QueryError,
+    TQLError,
     UnsupportedTypeError,
 )
 from tqlbuilder.run.executor import Executor
+from tqlbuilder.run.logging_util import log_query
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
 from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, check
 from tqlbuilder.text.lexer import Token, TokenKind, lex
@@ -33,11 +37,24 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "LocalExecutor",
+    "check_vector_lengths",
+    "engine_failure",
+    "fixed_dimensions",
     "map_dataset_paths",
+    "read_view",
+    "read_view_async",
     "refuse_hazards",
     "require_engine",
     "resolve_root",
 ]
+
+_log = logging.getLogger("tqlbuilder.run.local")
+_VECTOR_FUNCTIONS = frozenset(
+    {"COSINE_SIMILARITY", "DOT", "L2_NORM", "L1_NORM", "LINF_NORM", "MAXSIM", "HAMMING_DISTANCE"}
+)
+_POLL_FIRST = 0.0002  # seconds between is_completed() checks of an engine Future, doubling
+_POLL_MAX = 0.005
+_DYNAMIC = 2**63  # the engine reports a dynamic dimension as 2**64 - 1
 
 _REFUSED_CODES = CRASH_CODES | TRUNCATION_CODES
 _HUB_PATH = re.compile(r"hub://([^/]*)/([^/]*)")
@@ -116,35 +133,84 @@ class LocalExecutor(Executor):
 
     # ------------------------------------------------------------------ one query
 
+    def _prepare(self, tql: str, as_list: bool, *, checked: bool = False) -> tuple[str, bool]:
+        """Refuse what must not reach the engine; return the text to run (paths mapped).
+
+        Also whether the hazard check is still to run: with ``isolate`` it runs in the engine
+        worker, under the worker's time and memory limits. ``checked``: compiler output of a
+        raw()-free Query, on which the checker finds nothing (property-tested).
+        """
+        if not isinstance(as_list, bool):
+            raise UnsupportedTypeError(f"as_list must be a bool, not {type(as_list).__name__}")
+        check = self._check_hazards and not checked
+        if check and self._pool is None:
+            refuse_hazards(tql)
+        text = tql if self._root is None else map_dataset_paths(tql, self._root)
+        self._refuse_vector_lengths(text, tql)
+        log_query(_log, "LocalExecutor sends", tql)
+        return text, check
+
     def _execute_text(self, tql: str, as_list: bool) -> Result:
         return self._run(tql, as_list, checked=False)
 
     def _execute_trusted(self, tql: str, as_list: bool) -> Result:
-        # compiler output of a raw()-free Query: check() finds nothing there (property-tested)
         return self._run(tql, as_list, checked=True)
 
     def _run(self, tql: str, as_list: bool, *, checked: bool) -> Result:
-        if not isinstance(as_list, bool):
-            raise UnsupportedTypeError(f"as_list must be a bool, not {type(as_list).__name__}")
-        check = self._check_hazards and not checked
-        if check and self._pool is None:  # isolated: the worker checks, under its limits
-            refuse_hazards(tql)
-        text = tql if self._root is None else map_dataset_paths(tql, self._root)
-        deeplake = require_engine()
+        text, check = self._prepare(tql, as_list, checked=checked)
         failure: str | None = None
-        try:
-            if self._pool is not None:  # engine errors come back as RuntimeError
-                tensors, columns, length = self._pool.materialise(text, query=tql, check=check)
+        if self._pool is not None:
+            outcome = self._pool.run(text, query=tql, check=check)
+            if isinstance(outcome, str):
+                failure = outcome
             else:
+                tensors, columns, length = outcome
+        else:
+            deeplake = require_engine()
+            try:
                 tensors, columns, length = _materialise(deeplake, text)
-        except Exception as exc:
-            if not _is_engine_error(exc):
-                raise
-            failure = str(exc).strip() or type(exc).__name__
+            except Exception as exc:
+                failure = engine_failure(exc)
         if failure is not None:
             failure = self._unmap(failure)
             raise QueryError(f"engine error: {failure}", server_message=failure, query=tql)
         return Result._trusted(tensors, columns, length, SUCCESS_MESSAGE)
+
+    async def _execute_text_async(self, tql: str, as_list: bool) -> Result:
+        if self._pool is not None:  # the worker pool blocks: wait for it in a thread
+            return await asyncio.to_thread(self._execute_text, tql, as_list)
+        text, _ = self._prepare(tql, as_list)
+        deeplake = require_engine()
+        failure: str | None = None
+        try:
+            view = await await_engine(deeplake.query_async(text))
+            tensors, columns, length = await read_view_async(view)
+        except Exception as exc:
+            failure = engine_failure(exc)
+        if failure is not None:
+            failure = self._unmap(failure)
+            raise QueryError(f"engine error: {failure}", server_message=failure, query=tql)
+        return Result._trusted(tensors, columns, length, SUCCESS_MESSAGE)
+
+    def _refuse_vector_lengths(self, text: str, tql: str) -> None:
+        """Compare query vectors with the schema of the one dataset ``text`` reads, if any."""
+        if "ARRAY" not in text.upper():
+            return
+        try:
+            tokens = lex(text)
+        except TQLError:
+            return  # the engine reports malformed text
+        paths = {str(token.value) for token in _source_tokens(tokens)}
+        if len(paths) != 1:
+            return
+        path = paths.pop()
+        if "://" in path and not path.startswith(("file://", "mem://")):
+            return  # remote storage: not worth a second round trip; the engine answers
+        try:
+            schema = require_engine().open_read_only(path).schema
+        except Exception:  # not openable here: the engine will say why when it runs
+            return
+        check_vector_lengths(tql, fixed_dimensions(schema), tokens=tokens)
 
     def _unmap(self, message: str) -> str:
         """Show mapped paths as ``hub://`` again, so messages do not reveal the root."""
@@ -301,18 +367,59 @@ def _is_engine_error(exc: Exception) -> bool:
     return type(exc).__module__.startswith("deeplake")
 
 
+def engine_failure(exc: Exception) -> str:
+    """The message of an engine error; re-raises anything else (a bug, not a query failure)."""
+    if not _is_engine_error(exc):
+        raise exc
+    return str(exc).strip() or type(exc).__name__
+
+
+async def await_engine(future: Any) -> Any:
+    """Wait for a ``deeplake.Future`` without blocking the event loop; return its result.
+
+    Polls ``is_completed()`` (sleeping 0.2 ms, doubling up to 5 ms) instead of awaiting the
+    Future itself: on deeplake 4.7.4 ``await future`` has an engine thread call back into the
+    event loop, and when that callback comes late it needs the GIL while a later synchronous
+    ``deeplake.query`` holds it and waits for that same thread: the process hangs
+    (tests/test_dataset.py). A cancelled caller cancels the Future and never waits on it again
+    (``Future.result()`` after ``cancel()`` blocks forever).
+    """
+    delay = _POLL_FIRST
+    try:
+        while not future.is_completed():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _POLL_MAX)
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    return future.result()
+
+
 def _materialise(
     deeplake: Any, tql: str
 ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
-    """Run and read everything (some engine errors only surface when rows are read)."""
-    view = deeplake.query(tql)  # keep the view bound: a temporary one expires
+    """Run ``tql`` with ``deeplake.query`` and read everything (also used by isolation workers)."""
+    return read_view(deeplake.query(tql))
+
+
+def read_view(view: Any) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
+    """Read every column of a query view (some engine errors only surface when rows are read).
+
+    The caller keeps ``view`` bound while this runs: a temporary view expires.
+    """
     names = tuple(column.name for column in view.schema.columns)
     length = len(view)
     columns = tuple(_column_values(_read_column(view[name], length)) for name in names)
-    for name, values in zip(names, columns, strict=True):
-        if len(values) != length:
-            raise RuntimeError(f"column {name!r} has {len(values)} values for {length} rows")
-    return names, columns, length
+    return _checked(names, columns, length)
+
+
+async def read_view_async(view: Any) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
+    """`read_view()` with the engine's ``get_async`` reads (the event loop keeps running)."""
+    names = tuple(column.name for column in view.schema.columns)
+    columns = [
+        _column_values(await await_engine(view[name].get_async(slice(None)))) for name in names
+    ]
+    return _checked(names, tuple(columns), len(view))
 
 
 def _read_column(column: Any, length: int) -> Any:
@@ -327,6 +434,129 @@ def _read_column(column: Any, length: int) -> Any:
     if isinstance(values, np.ndarray) and length and np.shape(column[0]) != values.shape[1:]:
         return [column[index] for index in range(length)]
     return values
+
+
+def _checked(
+    names: tuple[str, ...], columns: tuple[tuple[Any, ...], ...], length: int
+) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
+    for name, values in zip(names, columns, strict=True):
+        if len(values) != length:
+            raise RuntimeError(f"column {name!r} has {len(values)} values for {length} rows")
+    return names, columns, length
+
+
+# ---------------------------------------------------------------------- query vector lengths
+
+
+def fixed_dimensions(schema: Any) -> dict[str, int]:
+    """Column name -> last dimension, for the columns of a deeplake schema whose shape is fixed.
+
+    ``types.Embedding(16)`` gives 16; a fixed ``types.Array(dtype, shape=[2, 8])`` gives 8;
+    dynamic arrays, scalars, text and dicts are left out.
+    """
+    dims: dict[str, int] = {}
+    for column in schema.columns:
+        shape = list(getattr(column.dtype, "shape", None) or ())
+        if shape and 0 < int(shape[-1]) < _DYNAMIC:
+            dims[column.name] = int(shape[-1])
+    return dims
+
+
+def check_vector_lengths(
+    tql: str, dimensions: Mapping[str, int], *, tokens: Sequence[Token] | None = None
+) -> None:
+    """Raise QueryError when a query vector's length differs from its column's dimensions.
+
+    Looks at every vector function call (``COSINE_SIMILARITY``, ``DOT``, ``L2_NORM``, ``L1_NORM``,
+    ``LINF_NORM``, ``MAXSIM``, ``HAMMING_DISTANCE``) whose arguments name exactly one column of
+    ``dimensions`` and hold ``ARRAY[...]`` literals, and compares each literal's innermost
+    length. The engine itself gives no sizes: on deeplake 4.7.4 a ranking fails with "Can't
+    compute dot product of different length arrays" (or "... arrays with different shapes"),
+    and ``COSINE_SIMILARITY(...) > x`` in a WHERE silently matches no row
+    (tests/test_dataset.py). Text the lexer rejects is left to the engine. ``tokens`` (the
+    lexed ``tql``, or of a copy whose dataset paths were mapped) saves lexing it again.
+    """
+    if not dimensions or "ARRAY" not in tql.upper():
+        return
+    if tokens is None:
+        try:
+            tokens = lex(tql)
+        except TQLError:
+            return
+    tokens = [token for token in tokens if token.kind is not TokenKind.COMMENT]
+    for index, token in enumerate(tokens[:-1]):
+        if (
+            token.kind is TokenKind.IDENTIFIER
+            and str(token.value).upper() in _VECTOR_FUNCTIONS
+            and tokens[index + 1].text == "("
+        ):
+            _check_call(tokens, index + 1, dimensions, tql)
+
+
+def _check_call(
+    tokens: Sequence[Token], open_index: int, dimensions: Mapping[str, int], tql: str
+) -> None:
+    """Check the call whose ``(`` is ``tokens[open_index]`` (its own level only)."""
+    columns: set[str] = set()
+    lengths: list[int] = []
+    depth = 0
+    index = open_index
+    while index < len(tokens):
+        token = tokens[index]
+        if token.text in ("(", "["):
+            depth += 1
+        elif token.text in (")", "]"):
+            depth -= 1
+            if depth == 0:
+                break
+        elif depth == 1:
+            following = tokens[index + 1].text if index + 1 < len(tokens) else ""
+            if token.kind is TokenKind.KEYWORD and token.value == "ARRAY" and following == "[":
+                length, index = _array_length(tokens, index + 1)
+                lengths.append(length)
+                continue
+            if (
+                token.kind in (TokenKind.IDENTIFIER, TokenKind.QUOTED_IDENTIFIER)
+                and following not in ("(", "[", ".")
+                and str(token.value) in dimensions
+            ):
+                columns.add(str(token.value))
+        index += 1
+    if len(columns) != 1:
+        return
+    name = columns.pop()
+    for length in lengths:
+        if length != dimensions[name]:
+            raise QueryError(
+                f"column {name} has {dimensions[name]} dimensions, the query vector has "
+                f"{length}: pass a vector of {dimensions[name]} values",
+                query=tql,
+            )
+
+
+def _array_length(tokens: Sequence[Token], open_index: int) -> tuple[int, int]:
+    """Innermost length of the ``ARRAY[...]`` whose ``[`` is ``tokens[open_index]``; index after it.
+
+    For ``ARRAY[ARRAY[1,2,3],ARRAY[4,5,6]]`` that is the first row's length (3).
+    """
+    depth = 0
+    innermost_open: int | None = None
+    length: int | None = None
+    index = open_index
+    while index < len(tokens):
+        text = tokens[index].text
+        if text == "[":
+            depth += 1
+            innermost_open = index
+        elif text == "]":
+            if length is None and innermost_open is not None:
+                between = tokens[innermost_open + 1 : index]
+                length = sum(token.text == "," for token in between) + 1 if between else 0
+            depth -= 1
+            if depth == 0:
+                return length or 0, index + 1
+        index += 1
+    return length or 0, index
 
 
 def _column_values(values: Any) -> tuple[Any, ...]:
