@@ -6,6 +6,7 @@ The implementation lives in `tqlbuilder.build.filters`; this module is the publi
 
 from __future__ import annotations
 
-from tqlbuilder.build.filters import from_dict, from_metadata_filters, like_pattern
+from tqlbuilder.build.filters import from_dict, like_pattern
+from tqlbuilder.build.llama_filters import from_metadata_filters
 
 __all__ = ["from_dict", "from_metadata_filters", "like_pattern"]

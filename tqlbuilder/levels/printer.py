@@ -236,7 +236,7 @@ def _set_op(level: SetOp, parts: list[str]) -> None:
 
 
 def _emit(expr: Expr, parts: list[str]) -> None:
-    """Append the text of ``expr`` to ``parts``: :func:`compile_expr` without the copies.
+    """Append the text of ``expr`` to ``parts``: `compile_expr()` without the copies.
 
     A select item such as ``COSINE_SIMILARITY(embedding, ARRAY[...]) AS score`` holds a vector
     of ~16 KB; building its text through nested joins would copy it once per node, so aliases
