@@ -11,6 +11,13 @@ with these names already defined, backed by a real local dataset built from ``ex
 - ``EMBEDDING``: the real 384-d embedding of the question "When did humans first land on the
   Moon?" (the answer is passage 42).
 
+A ```text block titled "Output" right after a Python block shows what that block prints: the
+test compares the two (trailing spaces ignored), so a printed result on a page cannot go stale.
+
+A Markdown table whose header starts with ``| Python | TQL |`` is checked too: each row's Python
+cell (code in backticks, where ``|`` needs no escape) is evaluated and its ``to_tql()`` must be
+the TQL cell, so the tables on the building page are as binding as asserts.
+
 A block whose fence carries a title starting with "not run" (```` ```python title="not run:
 needs an Activeloop token" ````) is skipped. That marker is only for calls to the real cloud
 endpoint, which CI cannot reach; the test enforces that such blocks talk to the cloud and that
@@ -19,7 +26,10 @@ there are only a few of them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
+import itertools
 import os
 import pathlib
 import re
@@ -39,6 +49,7 @@ PAGES = sorted([REPO / "README.md", *DOCS.rglob("*.md")])
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
 _TITLE = re.compile(r'title="(?P<title>[^"]*)"')
 SKIP_PREFIX = "not run"
+OUTPUT_TITLE = "Output"
 MAX_SKIPPED = 6
 
 
@@ -51,6 +62,7 @@ class Block:
         self.title = title
         self.line = line
         self.code = code
+        self.output: str | None = None  # the "Output" block that follows, if any
 
     @property
     def skipped(self) -> bool:
@@ -93,7 +105,12 @@ def extract_blocks(page: pathlib.Path) -> list[Block]:
 
 
 def python_blocks(page: pathlib.Path) -> list[Block]:
-    return [block for block in extract_blocks(page) if block.language == "python"]
+    """The page's Python blocks, each with the text of the "Output" block right after it."""
+    blocks = extract_blocks(page)
+    for block, following in itertools.pairwise(blocks):
+        if following.language == "text" and following.title == OUTPUT_TITLE:
+            block.output = following.code
+    return [block for block in blocks if block.language == "python"]
 
 
 def _load_example_data() -> ModuleType:
@@ -156,22 +173,110 @@ def _run_blocks(blocks: list[Block], namespace: dict[str, Any]) -> None:
         # pad with newlines so tracebacks show the line number within the Markdown page
         source = "\n" * (block.line) + block.code
         started = time.perf_counter()
+        printed = io.StringIO()
         try:
-            exec(compile(source, filename, "exec"), namespace)
+            with contextlib.redirect_stdout(printed):
+                exec(compile(source, filename, "exec"), namespace)
         except Exception:
             pytest.fail(
                 f"the Python block at {block.where()} failed:\n{block.code}\n"
                 f"{traceback.format_exc()}",
                 pytrace=False,
             )
+        finally:
+            sys.stdout.write(printed.getvalue())
         elapsed = time.perf_counter() - started
         assert elapsed < 60, f"the block at {block.where()} took {elapsed:.1f}s"
+        if block.output is not None:
+            assert _lines(printed.getvalue()) == _lines(block.output), (
+                f"the Python block at {block.where()} printed\n{printed.getvalue()}\n"
+                f"but the page shows as its output\n{block.output}"
+            )
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip("\n").splitlines()]
 
 
 def test_there_are_pages_and_python_blocks() -> None:
     assert (DOCS / "index.md").exists()
     counts = {page.name: len(python_blocks(page)) for page in PAGES}
     assert sum(counts.values()) >= 50, counts
+
+
+_TABLE_HEADER = re.compile(r"^\|\s*Python\s*\|\s*TQL\b")
+_CELL = re.compile(r"^`(?P<code>.+)`$")
+
+
+def python_tql_rows(page: pathlib.Path) -> list[tuple[int, str, str]]:
+    """(line, Python, TQL) for every row of the page's ``| Python | TQL |`` tables."""
+    rows: list[tuple[int, str, str]] = []
+    in_table = False
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
+        if _TABLE_HEADER.match(line):
+            in_table = True
+            continue
+        if not in_table:
+            continue
+        if not line.startswith("|"):
+            in_table = False
+            continue
+        if re.fullmatch(r"[|\s:-]+", line):  # the separator row
+            continue
+        cells = _cells(line)
+        python, tql = (_CELL.match(cell) for cell in cells[:2])
+        assert python and tql, f"{page.relative_to(REPO)}:{number}: cells must be `code`"
+        rows.append((number, python["code"], tql["code"]))
+    return rows
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of a table row; a | inside `code` does not split (as in Python-Markdown)."""
+    cells, current, in_code = [], "", False
+    for char in line.strip().strip("|"):
+        if char == "`":
+            in_code = not in_code
+        if char == "|" and not in_code:
+            cells.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*cells, current.strip()]
+
+
+TABLE_PAGES = [page for page in PAGES if python_tql_rows(page)]
+
+
+@pytest.mark.parametrize("page", TABLE_PAGES, ids=[str(p.relative_to(REPO)) for p in TABLE_PAGES])
+def test_python_tql_tables_are_true(page: pathlib.Path) -> None:
+    import numpy as np
+
+    import tqlbuilder
+
+    namespace: dict[str, Any] = {"np": np, "DOCS": "hub://org/passages"}
+    namespace.update({name: getattr(tqlbuilder, name) for name in tqlbuilder.__all__})
+    wrong = []
+    for line, python, tql in python_tql_rows(page):
+        value = eval(python, dict(namespace))
+        if value.to_tql() != tql:
+            wrong.append(f"{page.relative_to(REPO)}:{line}: {python}\n  -> {value.to_tql()}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_building_page_has_python_tql_tables() -> None:
+    assert len(python_tql_rows(DOCS / "building-queries.md")) >= 40
+
+
+def test_output_blocks_follow_a_python_block() -> None:
+    # an "Output" block must sit right after the block whose printout it shows
+    for page in PAGES:
+        blocks = extract_blocks(page)
+        for before, block in zip([None, *blocks], blocks, strict=False):
+            if block.title == OUTPUT_TITLE:
+                assert before is not None and before.language == "python", (
+                    f"{block.where()}: an Output block must follow a ```python block"
+                )
+                assert not before.skipped, f"{block.where()}: the block before it is not run"
 
 
 def test_skipped_blocks_are_only_cloud_calls() -> None:

@@ -1,9 +1,17 @@
 """One exception hierarchy for everything tqlbuilder raises.
 
-Every error is a :class:`TQLError`. Errors caused by bad input are also a
-:class:`ValueError` or :class:`TypeError`, so callers that already catch those keep working.
-Execution errors carry the HTTP status (if any), the server's message and the query text,
-and never the access token.
+Every error is a [`TQLError`][tqlbuilder.TQLError]. Errors caused by bad input are also a
+``ValueError`` or ``TypeError``, so callers that already catch those keep working. Execution
+errors carry the HTTP status (if any), the server's message and the query text, and never the
+access token.
+
+Examples:
+    >>> from tqlbuilder import InvalidValueError, TQLError, lit
+    >>> try:
+    ...     lit(float("nan"))
+    ... except InvalidValueError as exc:
+    ...     print(isinstance(exc, (TQLError, ValueError)), "NaN" in str(exc))
+    True True
 """
 
 from __future__ import annotations
@@ -101,11 +109,35 @@ def locate(message: str, text: str, position: int) -> str:
 
 
 class TQLSyntaxError(_Located, TQLError, ValueError):
-    """TQL text could not be parsed (or would be silently truncated by the engine)."""
+    """TQL text could not be parsed (or would be silently truncated by the engine).
+
+    The message ends with the line around the position and a caret under it.
+
+    Attributes:
+        position: The 0-based character offset in ``text`` the error points at.
+        reason: The message without the excerpt.
+        text: The whole text that was read.
+
+    Examples:
+        >>> from tqlbuilder import TQLSyntaxError, parse
+        >>> try:
+        ...     parse("SELECT * FROM ds WHERE x = 1 # AND y = 2")
+        ... except TQLSyntaxError as exc:
+        ...     print(exc.position)
+        29
+    """
 
 
 class UnsupportedSyntaxError(_Located, UnsupportedConstructError):
-    """Parsed TQL uses a construct the builder deliberately does not offer."""
+    """Parsed TQL uses a construct the builder deliberately does not offer.
+
+    Raised by [`parse()`][tqlbuilder.parse]; the message says what the engine gets wrong.
+
+    Attributes:
+        position: The 0-based character offset of the construct in ``text``.
+        reason: The message without the excerpt.
+        text: The whole text that was read.
+    """
 
 
 # --------------------------------------------------------------------------- configuration
@@ -139,8 +171,14 @@ class EngineNotInstalledError(MissingDependencyError):
 class ExecutionError(TQLError):
     """A query was sent but did not produce a result.
 
-    Attributes: ``status`` (HTTP status or ``None``), ``server_message`` (what the server or
-    engine said), ``query`` (the TQL text that was sent). The token is never included.
+    The token is never part of the message or the attributes. Subclasses tell the cause
+    apart; the "Errors and retries" guide maps HTTP statuses to them and says which are
+    retried.
+
+    Attributes:
+        status: The HTTP status, or ``None`` (no answer, or the embedded engine).
+        server_message: What the server or engine said, or ``None``.
+        query: The TQL text that was sent, or ``None``.
     """
 
     def __init__(
@@ -178,7 +216,11 @@ class PayloadTooLargeError(ExecutionError):
 
 
 class RateLimitError(ExecutionError):
-    """HTTP 429: too many requests; ``retry_after`` holds the server's hint in seconds, if any."""
+    """HTTP 429: too many requests (retried by the REST executors).
+
+    Attributes:
+        retry_after: The server's ``Retry-After`` hint in seconds, or ``None``.
+    """
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after

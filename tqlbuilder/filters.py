@@ -1,6 +1,6 @@
 """``tqlbuilder.filters``: Mongo-style filter dicts and LlamaIndex filters as TQL conditions.
 
-The implementation lives in :mod:`tqlbuilder.build.filters`; this module is the public path
+The implementation lives in `tqlbuilder.build.filters`; this module is the public path
 (``from tqlbuilder import filters`` or ``from tqlbuilder.filters import from_dict``).
 """
 

@@ -1,8 +1,8 @@
 """``python -m tqlbuilder.server``: the local REST server's command line and public names.
 
-The server itself lives in :mod:`tqlbuilder.run.server`; this module is the stable entry point
+The server itself lives in `tqlbuilder.run.server`; this module is the stable entry point
 (``python -m tqlbuilder.server --root DIR``) and the import path documented for
-:class:`QueryServer` and :class:`EnginePool`.
+[`QueryServer`][tqlbuilder.server.QueryServer] and [`EnginePool`][tqlbuilder.server.EnginePool].
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The project's own property tests use these; adapters can use them to fuzz their own layer:
 nasty text (quotes, comment markers, wildcards, CR/LF, emoji), awkward column names, int64 and
 float values, float32 vectors, random conditions and whole queries, and Mongo-style filter
-dicts over sparse metadata with :func:`matches`, a plain-Python model of their semantics to
-compare an engine's answer with (see ``docs/testing.md``).
+dicts over sparse metadata with [`matches()`][tqlbuilder.strategies.matches], a plain-Python
+model of their semantics to compare an engine's answer with (see ``docs/testing.md``).
 
 Install with ``pip install 'tqlbuilder[strategies]'``; importing this module without
 hypothesis raises ImportError naming that extra.
@@ -322,7 +322,7 @@ def metadata(
 
     Args:
         keys: the keys to draw from (awkward keys welcome: dots, quotes, Unicode, "").
-        values: the strategy for values (default :data:`metadata_values`).
+        values: the strategy for values (default `metadata_values`).
 
     Returns:
         A strategy of ``dict[str, scalar]``.
@@ -391,7 +391,7 @@ def filter_dicts(
     regex_like_keys: Sequence[str] = (),
     depth: int = 2,
 ) -> dict[str, Any]:
-    """Random Mongo-style filter dicts, as :func:`tqlbuilder.filters.from_dict` takes them.
+    """Random Mongo-style filter dicts, as [`from_dict()`][tqlbuilder.filters.from_dict] takes them.
 
     Every operator appears (``$eq $ne $gt $gte $lt $lte $in $nin $exists $contains $like
     $not $and $or $nor``), nested up to ``depth`` logical levels, with bare values, several keys
@@ -402,7 +402,7 @@ def filter_dicts(
 
     Args:
         keys: the keys to filter on.
-        values: the strategy for compared values (default :data:`metadata_values`).
+        values: the strategy for compared values (default `metadata_values`).
         regex_like_keys: keys present in every row.
         depth: nesting depth of ``$and``/``$or``/``$nor``/``$not``.
 
@@ -490,11 +490,12 @@ def _field_matches(row: Mapping[str, Any], key: str, condition: Any) -> bool:
 def matches(row: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
     """Whether a metadata dict satisfies a filter dict: a plain-Python model of the semantics.
 
-    MongoDB's semantics for scalar values, as :func:`tqlbuilder.filters.from_dict` documents
-    them: a missing key satisfies only ``$ne``, ``$nin`` and ``$exists: False``; values compare
-    only within their type (``1`` is not ``True`` nor ``"1"``; ``1 == 1.0``); ordering is
-    numeric only; ``$contains`` is a substring test and ``$like`` a SQL LIKE (``%``, ``_``,
-    backslash escapes) on strings. ``tests/test_filters.py`` holds the engine to this model.
+    MongoDB's semantics for scalar values, as [`from_dict()`][tqlbuilder.filters.from_dict]
+    documents them: a missing key satisfies only ``$ne``, ``$nin`` and ``$exists: False``;
+    values compare only within their type (``1`` is not ``True`` nor ``"1"``; ``1 == 1.0``);
+    ordering is numeric only; ``$contains`` is a substring test and ``$like`` a SQL LIKE
+    (``%``, ``_``, backslash escapes) on strings. ``tests/test_filters.py`` holds the engine to
+    this model.
 
     Args:
         row: one row's metadata.

@@ -1,1 +1,1 @@
-"""The fluent, immutable builder: ``select()`` and :class:`~tqlbuilder.build.query.Query`."""
+"""The fluent, immutable builder: ``select()`` and `Query`."""

@@ -1,8 +1,9 @@
 """Mongo-style filter dicts (the language vector stores share) as TQL conditions.
 
 ``from_dict({"year": {"$gte": 2020}, "$or": [{"lang": "en"}, {"lang": "de"}]})`` returns an
-:class:`~tqlbuilder.Expr` for :meth:`Query.where`. With ``json_column="metadata"`` the keys
-address entries of a JSON (``Dict``) column; without it they are column names.
+[`Expr`][tqlbuilder.Expr] for [`Query.where()`][tqlbuilder.Query.where]. With
+``json_column="metadata"`` the keys address entries of a JSON (``Dict``) column; without it
+they are column names.
 
 Semantics on a JSON column are MongoDB's for scalar values (str, int, float, bool), whichever
 rows lack which keys (checked on the engine by ``tests/test_filters.py``):
@@ -18,7 +19,7 @@ The engine does not give these semantics by itself (engine-probe, this module's 
 ``m['k'] != v`` drops rows that lack the key, ``m['k'] = 1`` matches ``true``,
 ``m['k'] < 1`` matches every string, ``m['k'] IN (-3)`` fails ("Can't apply minus on
 string") and ``m['k'] IS NULL`` fails ("Can't eval dynamic shape array"). So each operator is
-compiled to a guarded form built from :mod:`tqlbuilder.tree.json_guards` (which states the
+compiled to a guarded form built from `tqlbuilder.tree.json_guards` (which states the
 engine facts): presence is ``CONTAINS(KEYS(m), 'k')`` (``m['k'] >= -MAX OR m['k'] < -MAX`` for
 a key with no letter or digit, which the executors' crash check refuses inside CONTAINS), "is a
 number" is ``m['k'] >= -MAX AND m['k'] >= ''`` (``-MAX`` = ``-1.7976931348623157e+308``: numbers
@@ -116,7 +117,7 @@ def like_pattern(pattern: str) -> str:
         pattern: a SQL LIKE pattern (str).
 
     Returns:
-        The engine pattern (str), to pass to :meth:`Expr.like`.
+        The engine pattern (str), to pass to [`Expr.like()`][tqlbuilder.Expr.like].
 
     Raises:
         InvalidValueError: the pattern ends with a lone backslash.
@@ -519,15 +520,16 @@ def _unknown(op: str, known: tuple[str, ...], path: str, *, where: str) -> Inval
 
 
 def from_dict(spec: Mapping[str, Any], *, json_column: str | None = None) -> Expr:
-    """Translate a Mongo-style filter dict into a condition for :meth:`Query.where`.
+    """Translate a Mongo-style filter dict into a condition for ``Query.where()``.
 
     Operators: ``$eq $ne $gt $gte $lt $lte $in $nin $exists $contains $like`` on a key,
     ``$and $or $nor`` (lists of filters) and ``$not`` (on a key: ``{"k": {"$not": {...}}}``; at
     the top: ``{"$not": {...filter...}}``). Several keys, or several operators on one key, are
     combined with AND; a bare value means ``$eq``. ``$contains`` is a case-sensitive substring
     test on string values; ``$like`` takes a SQL LIKE pattern (``%``, ``_``, ``\\`` escapes;
-    see :func:`like_pattern`). An empty filter ``{}`` (or ``$and: []``) means "no filter" and
-    :meth:`Query.where` adds nothing for it; ``$or: []`` matches nothing.
+    see [`like_pattern()`][tqlbuilder.filters.like_pattern]). An empty filter ``{}`` (or
+    ``$and: []``) means "no filter" and [`Query.where()`][tqlbuilder.Query.where] adds nothing
+    for it; ``$or: []`` matches nothing.
 
     With ``json_column``, keys are looked up in that JSON column, verbatim (a key may hold
     dots, quotes, any Unicode; a dot is not a path separator), with MongoDB's semantics for
@@ -541,7 +543,7 @@ def from_dict(spec: Mapping[str, Any], *, json_column: str | None = None) -> Exp
     without LIKE and work on any key.
     Ints are exact within int64 but ``-2**63`` stored in JSON matches no numeric comparison
     (deeplake writes it, like any int outside int64, as null: see
-    :mod:`tqlbuilder.tree.json_guards`).
+    `tqlbuilder.tree.json_guards`).
 
     Args:
         spec: the filter dict.
@@ -560,12 +562,15 @@ def from_dict(spec: Mapping[str, Any], *, json_column: str | None = None) -> Exp
         "(year >= 2020) AND (lang IN ('en', 'de'))"
         >>> from_dict({"src": {"$exists": True}}, json_column="meta").to_tql()
         "CONTAINS(KEYS(meta), 'src')"
-        >>> from_dict({"year": {"$gte ": 2020}})
-        Traceback (most recent call last):
-        ...
-        tqlbuilder.errors.InvalidValueError: filter["year"]["$gte "]: unknown operator '$gte ' \
-on a field (accepted: $eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $exists, $contains, $like, \
-$not); did you mean '$gte'?
+        >>> from tqlbuilder import InvalidValueError
+        >>> try:
+        ...     from_dict({"year": {"$gte ": 2020}})
+        ... except InvalidValueError as exc:
+        ...     message = str(exc)
+        >>> print(message.split(" (accepted")[0])
+        filter["year"]["$gte "]: unknown operator '$gte ' on a field
+        >>> print(message.split("; ")[-1])
+        did you mean '$gte'?
     """
     if json_column is not None:
         _guard("json_column", lambda: col(json_column))

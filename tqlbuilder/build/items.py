@@ -1,7 +1,7 @@
 """Validation of what a query is built from: select items, sort keys, counts, sampling weights.
 
 Each function raises the builder's error (naming the argument and the fix) or returns the
-validated node; :mod:`tqlbuilder.build.query` calls them from its steps.
+validated node; `tqlbuilder.build.query` calls them from its steps.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Duck-typed (``filters``, ``condition``, each filter with ``key``, ``value``, ``operator``;
 nested), so LlamaIndex is never imported. The translation itself is
-:func:`tqlbuilder.build.filters.from_dict`.
+`tqlbuilder.build.filters.from_dict()`.
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ def from_metadata_filters(obj: Any, *, json_column: str | None = None) -> Expr:
     Operators: ``== != > >= < <= in nin``, ``text_match`` and ``contains`` (both
     ``$contains``: a case-sensitive substring of a string value) and ``is_empty`` (the key is
     missing, ``$exists: False``). LlamaIndex is not imported. The result has the semantics of
-    :func:`from_dict` for the same filter.
+    `from_dict()` for the same filter.
 
     Args:
         obj: the filter group.
-        json_column: as in :func:`from_dict`.
+        json_column: as in `from_dict()`.
 
     Returns:
         An Expr.

@@ -1,9 +1,9 @@
 """``and_()`` / ``or_()``: combine any number of conditions, including none.
 
-The empty AND is ``TRUE`` ("no filter": :meth:`Query.where` drops a ``TRUE`` condition, so
-``where(and_())`` adds nothing) and the empty OR is ``FALSE`` (matches nothing). ``TRUE`` in an
-AND and ``FALSE`` in an OR are dropped, so building a condition from a list that may be empty
-needs no special case.
+The empty AND is ``TRUE`` ("no filter": [`Query.where()`][tqlbuilder.Query.where] drops a
+``TRUE`` condition, so ``where(and_())`` adds nothing) and the empty OR is ``FALSE`` (matches
+nothing). ``TRUE`` in an AND and ``FALSE`` in an OR are dropped, so building a condition from a
+list that may be empty needs no special case.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ FALSE = Literal(False, "FALSE")
 
 
 def is_true(condition: object) -> bool:
-    """Whether ``condition`` is the literal ``TRUE`` (what :meth:`Query.where` drops)."""
+    """Whether ``condition`` is the literal ``TRUE`` (what ``Query.where()`` drops)."""
     return isinstance(condition, Literal) and condition.value is True
 
 
@@ -50,7 +50,7 @@ def and_(*conditions: Any) -> Expr:
 
     Returns:
         An Expr: the single condition itself when there is one, ``TRUE`` for none (which
-        :meth:`Query.where` ignores).
+        [`Query.where()`][tqlbuilder.Query.where] ignores).
 
     Raises:
         UnsupportedTypeError: an item is not a condition, a column name or a bool.

@@ -1,6 +1,6 @@
 """The fluent, immutable query builder.
 
-Each method returns a new :class:`Query` (an unrolled ``attrs.evolve``) over a frozen node whose
+Each method returns a new `Query` (an unrolled ``attrs.evolve``) over a frozen node whose
 state is all tuples, so a step costs a few microseconds, shares every unchanged part, and can
 never change a query someone else holds.
 
@@ -58,9 +58,20 @@ _REPR_LIMIT = 240
 
 @attrs.frozen(eq=False, repr=False)
 class Query:
-    """A TQL ``SELECT``; build it with :func:`select` and the chained methods below.
+    """A TQL ``SELECT``: start one with [`select()`][tqlbuilder.select], chain the methods below.
 
-    Queries are frozen, hashable and comparable (structurally). ``str(q)`` is ``q.to_tql()``.
+    Every method returns a new query: queries are frozen, hashable and compared by structure, so
+    they can be shared, extended in two directions and used as cache keys. ``str(q)`` is
+    ``q.to_tql()``.
+
+    Examples:
+        >>> from tqlbuilder import col, select
+        >>> base = select("id").from_("hub://org/ds")
+        >>> recent = base.where(col("year") >= 2000).limit(5)
+        >>> print(recent)
+        SELECT id FROM "hub://org/ds" WHERE year >= 2000 LIMIT 5
+        >>> recent == base.where(col("year") >= 2000).limit(5), base.to_tql()
+        (True, 'SELECT id FROM "hub://org/ds"')
     """
 
     items: tuple[Expr, ...] = ()
@@ -98,7 +109,18 @@ class Query:
 
     # ------------------------------------------------------------------ sources
     def select(self, *items: str | Expr) -> Query:
-        """Replace the select list (``"*"`` or no items: every column)."""
+        """Replace the select list.
+
+        Args:
+            *items: Column names and expressions, as for [`select()`][tqlbuilder.select]; none, or
+                ``"*"``, selects every column.
+
+        Returns:
+            A new query.
+
+        Raises:
+            InvalidValueError: two items have the same output name.
+        """
         return self._replace(items=_select_items(items))
 
     def from_(self, source: str | Query) -> Query:
@@ -155,10 +177,27 @@ class Query:
 
     # ------------------------------------------------------------------ filtering
     def where(self, *conditions: Expr | str | bool) -> Query:
-        """Add filters; all conditions (and repeated calls) are combined with AND.
+        """Add filters; all conditions (and those of later calls) are combined with ``AND``.
 
-        A ``TRUE`` condition (such as ``and_()`` of nothing or ``filters.from_dict({})``) means
+        A ``TRUE`` condition (such as ``and_()`` of nothing, or ``filters.from_dict({})``) means
         "no filter" and adds nothing.
+
+        Args:
+            *conditions: Boolean expressions (``col("year") > 2000``), boolean column names, or
+                ``True``/``False``.
+
+        Returns:
+            A new query.
+
+        Raises:
+            InvalidValueError: no condition was given.
+            UnsupportedTypeError: a condition is not an expression, a name or a bool.
+
+        Examples:
+            >>> from tqlbuilder import col, select
+            >>> q = select("id").from_("hub://org/ds")
+            >>> print(q.where(col("year") > 2000, col("topic") == "space"))
+            SELECT id FROM "hub://org/ds" WHERE (year > 2000) AND (topic = 'space')
         """
         if not conditions:
             raise InvalidValueError("where() needs at least one condition")
@@ -197,12 +236,37 @@ class Query:
     ) -> Query:
         """Rank rows by similarity to a vector and add the score as column ``alias``.
 
-        Metrics: ``cosine``, ``dot`` and ``maxsim`` (2-D query, multi-vector columns) rank
+        Metrics: ``cosine``, ``dot`` and ``maxsim`` (a 2-D query against multi-vector columns) rank
         highest first; ``l2``, ``l1`` and ``linf`` (distances) lowest first. Names are
-        case-insensitive and the aliases vector stores use are accepted (``"cos"``,
+        case-insensitive, and the aliases vector stores use are accepted (``"cos"``,
         ``"euclidean"``, ``"ip"``, ``"inner_product"``, ``"manhattan"``...; the table is
-        :data:`tqlbuilder.engine.catalog.METRIC_ALIASES`). Filters from :meth:`where` apply
-        before ranking. Needs :meth:`limit`.
+        ``tqlbuilder.engine.catalog.METRIC_ALIASES``). Filters from
+        [`where()`][tqlbuilder.Query.where] on source columns apply before ranking; a filter on the
+        score applies after it.
+
+        Args:
+            vector: The query vector: a 1-D list, tuple or numpy array of finite numbers with the
+                column's number of dimensions (2-D, ``(m, d)``, for ``maxsim``). float32 arrays are
+                written in their shortest exact form.
+            column: The vector column (name or expression).
+            metric: The similarity or distance function (see above).
+            alias: The name of the score column in the result.
+
+        Returns:
+            A new query; it needs [`limit()`][tqlbuilder.Query.limit] before it compiles.
+
+        Raises:
+            InvalidValueError: the vector is empty, ragged or not finite, or the metric is unknown.
+            UnsupportedTypeError: the vector is not a list, tuple or numpy array of numbers.
+            UnsupportedConstructError: the query already has a search (for a hybrid ranking, fuse
+                two queries with [`reciprocal_rank_fusion()`][tqlbuilder.reciprocal_rank_fusion]).
+
+        Examples:
+            >>> from tqlbuilder import select
+            >>> q = select("id").from_("hub://org/ds").similar_to([0.5, -0.25]).limit(3)
+            >>> print(q)
+            SELECT * FROM (SELECT id, COSINE_SIMILARITY(embedding, ARRAY[0.5,-0.25]) AS score
+            FROM "hub://org/ds") ORDER BY score DESC LIMIT 3
         """
         spec = resolve_metric(metric) if isinstance(metric, str) else None
         if spec is None:
@@ -251,9 +315,28 @@ class Query:
     def text_search(self, text: str, *, column: str | Expr = "text") -> Query:
         """Rank rows by BM25 relevance to ``text`` (the column needs a BM25 index).
 
-        Compiles to the only form the engine runs: ``ORDER BY BM25_SIMILARITY(column, 'text')
-        DESC LIMIT k``; the score cannot be selected. Needs :meth:`limit`; :meth:`offset` pages
-        correctly.
+        Compiles to the only form the engine runs, ``ORDER BY BM25_SIMILARITY(column, 'text') DESC
+        LIMIT n``, ranking every match once in a subquery so that pages never repeat or skip tied
+        rows. The score cannot be selected, so it cannot be combined with ``order_by``,
+        ``group_by`` or ``sample_by``; [`where()`][tqlbuilder.Query.where] filters work.
+
+        Args:
+            text: The search text (a Python ``str``; quoted, never parsed as TQL).
+            column: The text column with the BM25 index.
+
+        Returns:
+            A new query; it needs [`limit()`][tqlbuilder.Query.limit], and
+            [`offset()`][tqlbuilder.Query.offset] pages correctly.
+
+        Raises:
+            UnsupportedTypeError: ``text`` is not a ``str``.
+            UnsupportedConstructError: the query already has a search.
+
+        Examples:
+            >>> from tqlbuilder import select
+            >>> print(select("id").from_("hub://org/ds").text_search("moon landing").limit(3))
+            SELECT id FROM (SELECT * FROM "hub://org/ds"
+            ORDER BY BM25_SIMILARITY(text, 'moon landing') DESC LIMIT 2147483647) LIMIT 3
         """
         if not isinstance(text, str):
             raise UnsupportedTypeError(f"text must be a str, got {type(text).__name__}")
@@ -267,11 +350,25 @@ class Query:
 
     # ------------------------------------------------------------------ ordering, paging
     def order_by(self, *keys: str | Expr | OrderKey) -> Query:
-        """Sort by one or more keys (``"name"``, an expression, or ``col(..).desc()``).
+        """Sort by one or more keys; replaces any earlier ordering.
 
         Without a direction a key sorts ascending, except the similarity score and similarity
-        functions, which sort best first. Several keys work (as nested stable sorts, since the
-        engine itself only honours the first ORDER BY key). Replaces any earlier ordering.
+        functions, which sort best first. Several keys work, as nested stable sorts (the engine
+        itself honours only the first ``ORDER BY`` key).
+
+        Args:
+            *keys: Column names, expressions, or sort keys such as ``col("year").desc()``.
+
+        Returns:
+            A new query.
+
+        Raises:
+            InvalidValueError: no key was given.
+
+        Examples:
+            >>> from tqlbuilder import col, select
+            >>> print(select("id").from_("hub://org/ds").order_by(col("year").desc()).limit(5))
+            SELECT id FROM "hub://org/ds" ORDER BY year DESC LIMIT 5
         """
         if not keys:
             raise InvalidValueError("order_by() needs at least one key")
@@ -290,7 +387,18 @@ class Query:
         )  # _replace unrolled: a hot step
 
     def limit(self, n: int) -> Query:
-        """Return at most ``n`` rows (a non-negative int)."""
+        """Return at most ``n`` rows (groups, on a grouped query).
+
+        Args:
+            n: A non-negative ``int`` (the engine returns no rows for a negative one).
+
+        Returns:
+            A new query.
+
+        Raises:
+            InvalidValueError: ``n`` is negative or beyond int64.
+            UnsupportedTypeError: ``n`` is not an ``int``.
+        """
         return Query(
             self.items,
             self.source,
@@ -305,16 +413,42 @@ class Query:
         )  # _replace unrolled: a hot step
 
     def offset(self, n: int) -> Query:
-        """Skip the first ``n`` rows (a non-negative int)."""
+        """Skip the first ``n`` rows; ``LIMIT`` is always written before ``OFFSET``.
+
+        Args:
+            n: A non-negative ``int``.
+
+        Returns:
+            A new query.
+
+        Raises:
+            InvalidValueError: ``n`` is negative or beyond int64.
+            UnsupportedTypeError: ``n`` is not an ``int``.
+        """
         return self._replace(row_offset=_count(n, "offset"))
 
     # ------------------------------------------------------------------ grouping, sampling
     def group_by(self, *exprs: str | Expr) -> Query:
         """Group rows: every selected column becomes a per-group sequence.
 
-        Count with ``F.count(col)``; aggregate with ``F.sum``/``F.avg``... A LIMIT on a grouped
-        query limits groups (the grouping is wrapped in a subquery: the engine would otherwise
-        limit the rows before grouping). HAVING is not offered: the engine ignores it.
+        Count with ``F.count(col)`` and aggregate with ``F.sum``, ``F.avg``, ``F.amin``, ``F.amax``
+        (the engine has no ``COUNT``, ``MIN`` or ``MAX``). A ``LIMIT`` on a grouped query limits
+        groups: the grouping is wrapped in a subquery, since the engine would otherwise limit the
+        rows before grouping. ``HAVING`` is not offered: the engine ignores it.
+
+        Args:
+            *exprs: Column names or expressions to group by.
+
+        Returns:
+            A new query.
+
+        Examples:
+            >>> from tqlbuilder import F, select
+            >>> q = select("topic", F.count("id").alias("n")).from_("hub://org/ds")
+            >>> q = q.group_by("topic")
+            >>> print(q.limit(3))
+            SELECT * FROM (SELECT topic, SHAPE(id)[0] AS n FROM "hub://org/ds" GROUP BY topic)
+            LIMIT 3
         """
         if not exprs:
             raise InvalidValueError("group_by() needs at least one expression")
@@ -324,9 +458,16 @@ class Query:
         return self._replace(groups=groups)
 
     def ungroup_by(self, chunks: int) -> Query:
-        """Split each group of this (grouped) query into ``chunks`` rows.
+        """Split each group of this grouped query into ``chunks`` rows.
 
-        Returns ``SELECT * FROM (<this query>) UNGROUP BY chunks``.
+        Args:
+            chunks: A positive ``int``.
+
+        Returns:
+            A new query, ``SELECT * FROM (<this query>) UNGROUP BY chunks``.
+
+        Raises:
+            InvalidValueError: ``chunks`` is less than 1.
         """
         count = _count(chunks, "chunks")
         if count < 1:
@@ -336,16 +477,34 @@ class Query:
     def sample_by(self, weights: Any, *, replace: bool = False, limit: int | None = None) -> Query:
         """Draw rows at random with the given weights (``SAMPLE BY``).
 
-        ``weights`` is a positive number, a column or expression, or ``F.max_weight(...)`` /
-        ``F.sum_weight(...)``. ``replace=False`` (the default here; the engine's default is
-        with replacement) never repeats a row. ``limit`` is the number of draws.
-
         ``replace=True`` needs a weight that is provably non-zero: a positive constant, or
-        ``F.max_weight`` / ``F.sum_weight`` with a catch-all pair ``(True, w)``; any other weight
-        raises :class:`UnsupportedConstructError`, because the engine allocates memory without
-        bound when every row's weight is zero (``tqlbuilder/engine/sampling.py``; pinned by
-        ``tests/test_engine_fatal.py``). ``replace=False`` never hangs: with all-zero weights
-        the engine returns the first rows in dataset order.
+        ``F.max_weight`` / ``F.sum_weight`` with a catch-all pair ``(True, w)``; the engine
+        allocates memory without bound when every row's weight is zero
+        (``tqlbuilder/engine/sampling.py``; pinned by ``tests/test_engine_fatal.py``).
+        ``replace=False`` never hangs: with all-zero weights the engine returns the first rows in
+        dataset order.
+
+        Args:
+            weights: A positive number, a numeric column or expression, or
+                [`F.max_weight()`][tqlbuilder.F.max_weight] / ``F.sum_weight()``.
+            replace: Whether a row may be drawn twice. ``False`` here (the engine's own default is
+                with replacement).
+            limit: The number of draws (all rows if ``None``).
+
+        Returns:
+            A new query.
+
+        Raises:
+            InvalidValueError: a constant weight of 0 or a negative one, or a negative ``limit``.
+            UnsupportedConstructError: ``replace=True`` with a weight that may be zero in every
+                row.
+
+        Examples:
+            >>> from tqlbuilder import F, col, select
+            >>> w = F.max_weight((col("topic") == "space", 5), (True, 1))
+            >>> print(select("id").from_("hub://org/ds").sample_by(w, limit=10))
+            SELECT id FROM "hub://org/ds"
+            SAMPLE BY MAX_WEIGHT((topic = 'space'): 5, TRUE: 1) REPLACE FALSE LIMIT 10
         """
         weight = (
             as_value(weights, argument="weights")
@@ -391,7 +550,7 @@ class Query:
     def except_(self, other: Query) -> Query:
         """Rows of this query that the other does not return: ``... ((this) EXCEPT (other))``.
 
-        Same dataset only, like :meth:`intersect`.
+        Same dataset only, like [`intersect()`][intersect].
         """
         return self._set_operation("EXCEPT", other)
 
@@ -421,7 +580,24 @@ class Query:
 
     # ------------------------------------------------------------------ output
     def to_tql(self, *, pretty: bool = False) -> str:
-        """Compile to one line of TQL (cached); ``pretty=True`` formats it for reading."""
+        """Compile the query to TQL (cached).
+
+        Args:
+            pretty: Lay the same query out over several lines, for reading and logging (send the
+                one-line form).
+
+        Returns:
+            One line of TQL: no comments, no ``;``, no line ends.
+
+        Raises:
+            BuildError: the query cannot be compiled as built (for example a search without
+                [`limit()`][tqlbuilder.Query.limit]).
+
+        Examples:
+            >>> from tqlbuilder import col, select
+            >>> print(select("id").from_("hub://org/ds").where(col("author") == "O'Brien"))
+            SELECT id FROM "hub://org/ds" WHERE author = 'O''Brien'
+        """
         cache = self._tql
         if not cache:
             from tqlbuilder.compiler.lower import compile_query
@@ -438,7 +614,7 @@ class Query:
     def _compiled(self) -> tuple[str, bool]:
         """The cached text and its provenance: True when no ``raw()`` fragment is in the tree.
 
-        Executors (:func:`tqlbuilder.run.executor.compiled_text`) skip the hazard check of
+        Executors (`tqlbuilder.run.executor.compiled_text()`) skip the hazard check of
         trusted text: it was printed from validated nodes only. Computed once, with the text.
         """
         text = self.to_tql()
@@ -461,7 +637,11 @@ class Query:
         return f"<Query {text}>"
 
     def key(self) -> tuple[Any, ...]:
-        """A hashable structural fingerprint of the whole query."""
+        """A hashable structural fingerprint of the whole query.
+
+        Returns:
+            A nested tuple; two queries have the same key exactly when they are equal.
+        """
 
         def part(value: Any) -> Any:
             if value is None or isinstance(value, (int, str)):
@@ -543,9 +723,29 @@ def _is_bare_set_operation(query: Query, op: str) -> bool:
 
 
 def select(*items: str | Expr) -> Query:
-    """Start a query: ``select("text", "year")``, ``select()`` / ``select("*")`` for every column.
+    """Start a query with its select list.
 
     A plain ``str`` is always a column name (never raw TQL); computed columns are expressions,
-    named with ``.alias()``.
+    named with ``.alias()``. Continue with [`Query.from_()`][tqlbuilder.Query.from_] and the other
+    methods of [`Query`][tqlbuilder.Query].
+
+    Args:
+        *items: Column names and expressions, in output order. None, or ``"*"``, selects every
+            column.
+
+    Returns:
+        A new query with no source yet.
+
+    Raises:
+        InvalidValueError: two items have the same output name (the engine refuses that).
+        InvalidIdentifierError: a name TQL cannot express (empty, or containing ``"``, a line
+            break or NUL).
+
+    Examples:
+        >>> from tqlbuilder import col
+        >>> print(select("id", (col("year") - 1900).alias("since")).from_("hub://org/ds"))
+        SELECT id, (year - 1900) AS since FROM "hub://org/ds"
+        >>> print(select().from_("hub://org/ds"))
+        SELECT * FROM "hub://org/ds"
     """
     return Query(items=_select_items(items))

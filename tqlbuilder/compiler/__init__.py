@@ -1,1 +1,1 @@
-"""Lowering a builder :class:`Query` into SELECT levels and printing them as one line of TQL."""
+"""Lowering a builder `Query` into SELECT levels and printing them as one line of TQL."""

@@ -13,7 +13,7 @@ rejected ("Can't apply minus on string") and in ``contains`` matches nothing, an
 with "Key not found" whenever any row of the view lacks the key. So conditions that read a JSON
 key are rewritten (NOT pushed to the leaves, each leaf in its TRUE or FALSE form):
 
-- type guards (built by :mod:`tqlbuilder.tree.json_guards`, where the engine facts behind them
+- type guards (built by `tqlbuilder.tree.json_guards`, where the engine facts behind them
   are written down): a number is ``k >= -1.7976931348623157e+308`` (below every JSON number,
   above every string); a string is ``k < -1.79...e+308 AND k >= ''``;
 - ``k != v``, orderings, ``NOT IN``, ``BETWEEN`` and negated ``contains`` get the guard of the

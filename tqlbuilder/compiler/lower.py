@@ -1,23 +1,23 @@
-"""Lower a builder :class:`~tqlbuilder.build.query.Query` into SELECT levels, by small named steps.
+"""Lower a builder `Query` into SELECT levels, by small named steps.
 
 A builder query says what rows are wanted; the engine needs some of that written over several
 nested SELECTs (engine probe and ``shared/reference/tql-reference.md``). Each step below is one
-such rewrite, and its inverse sits beside it in :mod:`tqlbuilder.parser.recognise`:
+such rewrite, and its inverse sits beside it in `tqlbuilder.parser.recognise`:
 
-- :func:`score_wrap` - a vector search computes its score once, in the base level, and ranks
+- `score_wrap()` - a vector search computes its score once, in the base level, and ranks
   one level up where the alias exists;
-- :func:`alias_wrap` - filters and sort keys that read a select-list alias run one level up;
-- :func:`nested_sorts` - the engine sorts on the first ORDER BY key only, stably, so several
+- `alias_wrap()` - filters and sort keys that read a select-list alias run one level up;
+- `nested_sorts()` - the engine sorts on the first ORDER BY key only, stably, so several
   keys become nested sorts, with the direction flipped under a DESC level;
-- :func:`sort_below_projection` - several keys on source columns: sort whole rows, project last;
-- :func:`group_before_limit` - a LIMIT on a grouped query limits groups, so grouping is wrapped;
-- :func:`top_k_wrap` - ``ORDER BY <L1/LINF score> LIMIT k`` fails on the engine, so the sort runs
+- `sort_below_projection()` - several keys on source columns: sort whole rows, project last;
+- `group_before_limit()` - a LIMIT on a grouped query limits groups, so grouping is wrapped;
+- `top_k_wrap()` - ``ORDER BY <L1/LINF score> LIMIT k`` fails on the engine, so the sort runs
   in a subquery and the LIMIT one level up (``tests/test_hazards.py`` pins the failure);
-- :func:`bm25_paging` - BM25 runs only as ``ORDER BY BM25_SIMILARITY(...) DESC LIMIT n`` and
+- `bm25_paging()` - BM25 runs only as ``ORDER BY BM25_SIMILARITY(...) DESC LIMIT n`` and
   breaks ties differently for every ``n``, so it ranks every match once, with a fixed LIMIT, in a
   subquery, and pages are cut one level up.
 
-:func:`compile_query` is ``print_level(lower(query))``.
+`compile_query()` is ``print_level(lower(query))``.
 
 >>> from tqlbuilder import select
 >>> compile_query(select("id").from_("ds").order_by("a", "b").limit(2))
@@ -66,7 +66,7 @@ def lower(query: Query) -> Select:
 def lower_source(query: Query, present: tuple[Expr, ...] = ()) -> Dataset | Select | SetOp | None:
     """The ``FROM`` of the base level: a dataset, a lowered subquery or set operation, or None.
 
-    ``present`` are JSON keys a LIKE reads (see :mod:`~tqlbuilder.compiler.json_nulls`): the
+    ``present`` are JSON keys a LIKE reads (see `json_nulls`): the
     base then reads a subquery that keeps only rows having them, unless its source already is
     such a filter.
     """
@@ -113,7 +113,7 @@ def sort_levels(query: Query, search: VectorSearch | None) -> list[OrderKey]:
     The engine sorts on the first ORDER BY key only, stably; DESC reverses the whole stable
     ascending order, so ties come out reversed. To honour ``order_by(a, b)`` the secondary key
     is sorted in an inner level and, under a DESC level, in the flipped direction. The inverse
-    is :func:`tqlbuilder.parser.recognise.unflip_sorts`.
+    is `tqlbuilder.parser.recognise.unflip_sorts()`.
     """
     keys: list[tuple[Expr, bool]] = []
     if not query.ordering and search is not None:
@@ -183,7 +183,7 @@ def _select_levels(query: Query, present: tuple[Expr, ...]) -> Select:
 def score_item(search: VectorSearch) -> Alias:
     """``score_wrap``: the base level's extra select item ``<metric>(column, vector) AS alias``.
 
-    The wrapping itself is :func:`alias_wrap`: ranking by the alias happens one level up.
+    The wrapping itself is `alias_wrap()`: ranking by the alias happens one level up.
     """
     return Alias(search.score(), search.alias)
 
@@ -194,7 +194,7 @@ def alias_wrap(
     """Wrap ``base`` in ``SELECT * FROM (...)`` levels for alias filters and nested sorts.
 
     The innermost sort key goes into the base when it reads no alias; the filters on aliases go
-    on the first wrapper; each remaining key gets its own wrapper (:func:`nested_sorts`).
+    on the first wrapper; each remaining key gets its own wrapper (`nested_sorts()`).
     """
     remaining = list(levels)
     if remaining and not (aliases and referenced_columns(remaining[-1].expr) & aliases):
@@ -234,7 +234,7 @@ def top_k_wrap(
 ) -> Select:
     """Put LIMIT/OFFSET/SAMPLE BY on the outer level, one level further up when top-k fails.
 
-    Also ``group_before_limit``: a grouped level is already wrapped by :func:`_select_levels`
+    Also ``group_before_limit``: a grouped level is already wrapped by `_select_levels()`
     whenever it has a LIMIT, so the LIMIT counts groups.
     """
     limit, offset, sampling = query.row_limit, query.row_offset or None, query.sampling
@@ -291,9 +291,9 @@ def bm25_paging(query: Query, search: TextSearch, present: tuple[Expr, ...] = ()
     The engine runs BM25 only as the single ORDER BY key with a LIMIT, and its top-k heap breaks
     ties differently for every LIMIT: pages written as ``LIMIT o+k OFFSET o`` repeat and skip
     rows (20 pages of 50 over tied scores gave 503 distinct rows of 1000). Ranking every match
-    with the fixed ``M`` = :data:`~tqlbuilder.engine.catalog.BM25_MAX_LIMIT` gives one order, and
+    with the fixed ``M`` = `BM25_MAX_LIMIT` gives one order, and
     every page is a slice of it (``tests/probes/paging_ties.md``; cost measured equal). The
-    inverse is :meth:`tqlbuilder.parser.recognise.Recogniser.text_search`.
+    inverse is `tqlbuilder.parser.recognise.Recogniser.text_search()`.
     """
     if query.row_limit is None:
         raise BuildError(

@@ -3,8 +3,8 @@
 Data only. ``F.*`` validates its arguments by the roles listed here; the parser accepts exactly
 these names with these arities; the compiler reads the ranking direction (best first) and top-k
 safety; the checker reads the direction, column-first and positional sets. Adding an engine
-function is one :class:`Function` entry (``F`` serves it by name even before it gets a typed
-wrapper in :mod:`tqlbuilder.tree.functions`).
+function is one `Function` entry (``F`` serves it by name even before it gets a typed
+wrapper in `tqlbuilder.tree.functions`).
 
 Sources: the engine probe (``shared/reference/engine-probe.md`` §3, functions that exist and
 work on deeplake 4.7) and this project's engine tests: ``tests/test_engine_conformance.py``
@@ -52,7 +52,7 @@ class Function:
     Attributes:
         name: the engine's name (upper case).
         params: parameter names, in order (as ``F`` spells them).
-        roles: one :data:`Role` per parameter; ``("weights",)`` means variadic pairs.
+        roles: one `Role` per parameter; ``("weights",)`` means variadic pairs.
         ranking: best-first sort direction when the function scores rows (``"desc"`` for
             similarities, ``"asc"`` for distances), else None.
         top_k_safe: False when ``ORDER BY <fn> LIMIT k`` fails on the engine although the same
@@ -161,7 +161,7 @@ class Metric:
 
     Attributes:
         name: the canonical metric name (``"cosine"``, ``"l2"``...).
-        function: the engine function it calls (a :data:`FUNCTIONS` key).
+        function: the engine function it calls (a `FUNCTIONS` key).
         difference: True: ``FN(column - vector)``; False: ``FN(column, vector)``.
         ndim: dimensions of the query vector (2 for multi-vector maxsim).
     """

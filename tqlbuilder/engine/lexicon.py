@@ -1,8 +1,8 @@
 """The engine's words and symbols: reserved words, keywords, int64 bounds, bare names, operators.
 
-Data only. The lexer classifies tokens with :data:`RESERVED_WORDS`; literal rendering decides bare
-versus quoted names with :func:`is_bare_name`; the builder's operators, the parser, the checker and
-the formatter read :data:`OPERATORS` for canonical spelling, binding power, associativity and
+Data only. The lexer classifies tokens with `RESERVED_WORDS`; literal rendering decides bare
+versus quoted names with `is_bare_name()`; the builder's operators, the parser, the checker and
+the formatter read `OPERATORS` for canonical spelling, binding power, associativity and
 whether a text operand is meaningful.
 
 Sources: the v4 flex lexer and bison grammar (``cpp/3rd_party/sql-parser``, see

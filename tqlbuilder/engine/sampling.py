@@ -20,7 +20,7 @@ Probed on deeplake 4.7.4 by ``tests/probes/sampling.py`` (results in
   (``WHERE id < 3 SAMPLE BY id > 5``), it does not hang either, but every draw is the first
   kept row (``[0, 0, 0]``): silently not random.
 
-So ``REPLACE FALSE`` is the guard. :func:`sample_can_exhaust_memory` states the rule.
+So ``REPLACE FALSE`` is the guard. `sample_can_exhaust_memory()` states the rule.
 """
 
 from __future__ import annotations

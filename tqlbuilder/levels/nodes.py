@@ -1,9 +1,9 @@
 """SELECT levels: one SELECT as written, and set operations between them.
 
-The compiler lowers a builder :class:`~tqlbuilder.build.query.Query` into a tree of levels
-(:mod:`tqlbuilder.compiler.lower`); the parser reads text into the same tree
-(:mod:`tqlbuilder.parser.grammar`) and recognises the builder's shapes in it by comparing level
-trees (:mod:`tqlbuilder.parser.recognise`); :mod:`tqlbuilder.levels.printer` writes a tree as one
+The compiler lowers a builder `Query` into a tree of levels
+(`tqlbuilder.compiler.lower`); the parser reads text into the same tree
+(`tqlbuilder.parser.grammar`) and recognises the builder's shapes in it by comparing level
+trees (`tqlbuilder.parser.recognise`); `tqlbuilder.levels.printer` writes a tree as one
 line of TQL for both.
 
 >>> from tqlbuilder.tree.expr import col

@@ -1,7 +1,7 @@
 """The one printer: expressions and SELECT levels to one line of TQL.
 
-The compiler (:mod:`tqlbuilder.compiler.lower`) and the parser (:mod:`tqlbuilder.parser`) both
-print through here, and :meth:`Query.to_tql() <tqlbuilder.build.query.Query.to_tql>` is
+The compiler (`tqlbuilder.compiler.lower`) and the parser (`tqlbuilder.parser`) both
+print through here, and `Query.to_tql()` is
 ``print_level(lower(query))``. The printer only assembles text that the leaves already rendered
 and validated (names, strings, numbers, vectors), adding keywords, operators and parentheses.
 Every compound operand is parenthesised and every operator is surrounded by spaces, so
@@ -236,7 +236,7 @@ def _set_op(level: SetOp, parts: list[str]) -> None:
 
 
 def _emit(expr: Expr, parts: list[str]) -> None:
-    """Append the text of ``expr`` to ``parts``: :func:`compile_expr` without the copies.
+    """Append the text of ``expr`` to ``parts``: `compile_expr()` without the copies.
 
     A select item such as ``COSINE_SIMILARITY(embedding, ARRAY[...]) AS score`` holds a vector
     of ~16 KB; building its text through nested joins would copy it once per node, so aliases

@@ -1,17 +1,16 @@
-"""Read TQL text back into a builder :class:`~tqlbuilder.build.query.Query`.
+"""Read TQL text back into a builder [`Query`][tqlbuilder.Query].
 
-:func:`parse` is a hand-written recursive-descent parser
-(:mod:`.grammar`, :mod:`.expressions`) over the project's lexer, following the
+[`parse()`][tqlbuilder.parse] is a hand-written recursive-descent parser
+(`.grammar`, `.expressions`) over the project's lexer, following the
 engine's grammar (the v4 bison grammar, reference sections 2-5) and its operator precedence. It
 works in two steps:
 
 1. **Syntax.** The text becomes a small tree of SELECT levels whose expressions are already
    builder nodes (``Column``, ``Literal``, ``Binary``...). Constructs the builder deliberately
-   does not offer are refused here with :class:`UnsupportedSyntaxError` (an
-   :class:`~tqlbuilder.errors.UnsupportedConstructError`) saying what the engine gets wrong and
-   where; text the engine would silently truncate (unknown character, CR, NUL, comment,
-   unterminated quote) and text that is not TQL are refused with a
-   :class:`~tqlbuilder.errors.TQLSyntaxError` carrying the 0-based position.
+   does not offer are refused here with `UnsupportedSyntaxError` (an
+   `UnsupportedConstructError`) saying what the engine gets wrong and where; text the engine
+   would silently truncate (unknown character, CR, NUL, comment, unterminated quote) and text
+   that is not TQL are refused with a `TQLSyntaxError` carrying the 0-based position.
 2. **Shapes.** Each level becomes a ``Query``. The builder compiles one ``Query`` into several
    nested SELECTs (vector search, nested sorts, grouping under a LIMIT, BM25 paging), so
    candidate ``Query`` values that fold a chain of ``SELECT * FROM (...)`` wrappers back into one
@@ -43,17 +42,29 @@ __all__ = ["SUPPORTED_FUNCTIONS", "UnsupportedSyntaxError", "parse"]
 
 
 def parse(text: str) -> Query:
-    """Parse one TQL ``SELECT`` statement into a builder :class:`Query`.
+    """Parse one TQL ``SELECT`` statement into a builder [`Query`][tqlbuilder.Query].
 
-    The result is an ordinary builder value (extend it with ``.where()``, ``.limit()``...).
-    Raises :class:`~tqlbuilder.errors.TQLSyntaxError` (with ``position``) for text that is not
-    valid TQL or that the engine would silently truncate, and :class:`UnsupportedSyntaxError`
-    (an ``UnsupportedConstructError``) for valid TQL the builder does not offer because the
-    engine gets it wrong (DISTINCT, JOIN, HAVING, a second ORDER BY key, ...). A ``--`` comment
-    is refused unless it ends the text (the engine's comments swallow following lines).
+    The result is an ordinary builder value: extend it with ``.where()``, ``.limit()``... For
+    builder output, ``parse(q.to_tql()).to_tql() == q.to_tql()``; hand-written TQL comes back
+    in the builder's spelling (names quoted where needed, ``==`` as ``=``, compound operands
+    parenthesised), with the same meaning.
 
-    >>> parse('SELECT id FROM "hub://org/ds" WHERE year == 2020').to_tql()
-    'SELECT id FROM "hub://org/ds" WHERE year = 2020'
+    Args:
+        text: One ``SELECT`` statement. A ``--`` comment is accepted only where it ends the text
+            (the engine's comments swallow the lines that follow).
+
+    Returns:
+        The query the text describes.
+
+    Raises:
+        TQLSyntaxError: the text is not valid TQL, or the engine would silently truncate it
+            (unknown character, CR, NUL, comment, unterminated quote); ``position`` points at it.
+        UnsupportedSyntaxError: valid TQL the builder does not offer because the engine gets it
+            wrong (``DISTINCT``, ``JOIN``, ``HAVING``, a second ``ORDER BY`` key...).
+
+    Examples:
+        >>> print(parse('SELECT id FROM "hub://org/ds" WHERE year == 2020').limit(5))
+        SELECT id FROM "hub://org/ds" WHERE year = 2020 LIMIT 5
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a str, got {type(text).__name__}")

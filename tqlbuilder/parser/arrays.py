@@ -37,7 +37,7 @@ _UNTERMINATED_IDENTIFIER = TokenKind.UNTERMINATED_IDENTIFIER
 
 
 class ArrayParser(Cursor):
-    """ARRAY literals over a :class:`Cursor` (expressions come from the subclass)."""
+    """ARRAY literals over a `Cursor` (expressions come from the subclass)."""
 
     def _expr(self) -> Expr:  # provided by ExpressionParser
         raise NotImplementedError  # pragma: no cover

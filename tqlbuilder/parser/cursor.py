@@ -1,6 +1,6 @@
 """The parser's token cursor, and the refusal of text the engine would read only in part.
 
-Shared by :mod:`tqlbuilder.parser.expressions` and :mod:`tqlbuilder.parser.grammar`.
+Shared by `tqlbuilder.parser.expressions` and `tqlbuilder.parser.grammar`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tqlbuilder.tree.expr import (
 __all__ = ["MAX_DEPTH", "Cursor"]
 
 #: How deeply parentheses, NOT, unary minus, calls and subqueries may nest in text that
-#: :func:`~tqlbuilder.parse` reads. Deeper text is refused with a TQLSyntaxError at the level that
+#: `parse()` reads. Deeper text is refused with a TQLSyntaxError at the level that
 #: goes past it, in time linear in the text before it; operator chains (``a + b + ...``, ``x AND y
 #: AND ...``) do not nest and may be of any length.
 MAX_DEPTH = 100
@@ -151,7 +151,7 @@ class Cursor:
         self.depth = 0
 
     def _nest(self) -> None:
-        """Enter one level of nesting; refuse text nested deeper than :data:`MAX_DEPTH`."""
+        """Enter one level of nesting; refuse text nested deeper than `MAX_DEPTH`."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self._error(

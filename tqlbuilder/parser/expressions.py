@@ -2,7 +2,7 @@
 function catalog, subscripts, ARRAY literals.
 
 Left-associative operator chains are parsed in a loop (a 100,000-term sum does not recurse);
-nesting (parentheses, calls, subqueries) recurses and is bounded by :data:`MAX_DEPTH`.
+nesting (parentheses, calls, subqueries) recurses and is bounded by `MAX_DEPTH`.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ _JOIN_REASON = (
 
 
 class ExpressionParser(ArrayParser):
-    """Expressions over a :class:`Cursor`."""
+    """Expressions over a `Cursor`."""
 
     # ------------------------------------------------------------------ expressions
     def _expr(self) -> Expr:

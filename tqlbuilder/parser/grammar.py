@@ -1,8 +1,8 @@
 """The statement grammar: SELECT levels, set operations, clauses, in the engine's order.
 
-Produces :class:`~tqlbuilder.levels.nodes.Select` / :class:`~tqlbuilder.levels.nodes.SetOp` trees
+Produces `Select` / `SetOp` trees
 whose expressions are already builder nodes; constructs the builder does not offer because the
-engine gets them wrong are refused here with :class:`UnsupportedSyntaxError`.
+engine gets them wrong are refused here with `UnsupportedSyntaxError`.
 """
 
 from __future__ import annotations

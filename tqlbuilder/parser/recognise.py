@@ -1,10 +1,10 @@
-"""Recognise the builder's shapes in a level tree: levels -> :class:`~tqlbuilder.build.query.Query`.
+"""Recognise the builder's shapes in a level tree: levels -> `Query`.
 
-Each shape is the inverse of one lowering step in :mod:`tqlbuilder.compiler.lower`, and a
+Each shape is the inverse of one lowering step in `tqlbuilder.compiler.lower`, and a
 candidate ``Query`` is accepted only when lowering it gives exactly the level tree that was
-read (:func:`lowers_to`): structural equality of level trees is what makes recognition safe. In
-order: BM25 paging (:meth:`Recogniser.text_search`); a chain of ``SELECT * FROM (...)``
-wrappers folded back into one query (nested sorts via :func:`unflip_sorts`, a vector search's
+read (`lowers_to()`): structural equality of level trees is what makes recognition safe. In
+order: BM25 paging (`Recogniser.text_search()`); a chain of ``SELECT * FROM (...)``
+wrappers folded back into one query (nested sorts via `unflip_sorts()`, a vector search's
 score wrap); a vector search whose filter sits one level up (REST shape A), accepted if it
 lowers to the input with that filter moved into the search; the level mapped one to one.
 """
@@ -292,7 +292,7 @@ class Recogniser:
         yield build(items, ordering, None)
 
     def text_search(self, sel: Select) -> Query | None:
-        """The builder's BM25 page (see :func:`~tqlbuilder.compiler.lower.bm25_paging`).
+        """The builder's BM25 page (see `bm25_paging()`).
 
         ``SELECT items FROM (SELECT * FROM src WHERE ... ORDER BY BM25_SIMILARITY(col, 't') DESC
         LIMIT M) LIMIT k [OFFSET o]`` with the fixed ``M``. A hand-written ``ORDER BY BM25...

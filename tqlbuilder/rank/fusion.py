@@ -3,9 +3,10 @@
 The engine cannot select a BM25 score (``BM25_SIMILARITY`` runs only as the single
 ``ORDER BY ... DESC LIMIT k`` key), so a hybrid "keywords + vectors" search cannot add two scores
 in TQL. It can, however, return two ranked lists of ids: one from
-:meth:`~tqlbuilder.Query.text_search`, one from :meth:`~tqlbuilder.Query.similar_to`. RRF
-(Cormack, Clarke and Büttcher, SIGIR 2009) merges rankings using only positions, so it needs no
-score calibration between BM25 and cosine similarity.
+[`text_search()`][tqlbuilder.Query.text_search], one from
+[`similar_to()`][tqlbuilder.Query.similar_to]. RRF (Cormack, Clarke and Büttcher, SIGIR 2009)
+merges rankings using only positions, so it needs no score calibration between BM25 and cosine
+similarity.
 
 Examples:
     >>> from tqlbuilder import reciprocal_rank_fusion
@@ -39,7 +40,7 @@ def reciprocal_rank_fusion(
 
     The result is sorted by fused score, highest first; ties keep the order in which ids first
     appear when reading the rankings one after another (so the function is deterministic).
-    Scores are summed with :func:`math.fsum`, so reordering equally weighted rankings gives
+    Scores are summed with `math.fsum()`, so reordering equally weighted rankings gives
     exactly the same scores (only the order among tied ids can change).
 
     Args:

@@ -2,16 +2,22 @@
 
 The engine has no general MMR (``mmr_similarity`` exists only inside its BM25 ORDER BY form,
 engine-probe §3.13), so MMR is done on the client: fetch ``fetch_k`` candidates with
-:meth:`Query.similar_to`, selecting the embedding column, then pick ``k`` of them with
-:func:`mmr`.
+[`Query.similar_to()`][tqlbuilder.Query.similar_to], selecting the embedding column, then
+pick ``k`` of them with [`mmr()`][tqlbuilder.mmr].
 
-Recipe::
+The recipe:
 
-    q = (select("id", "text", "embedding").from_("hub://org/docs")
-         .similar_to(query_vector, column="embedding").limit(fetch_k))
-    result = executor.execute(q)
-    picked = mmr(query_vector, result.to_numpy("embedding"), k=4, lambda_mult=0.5)
-    rows = [result.rows[i] for i in picked]
+```python
+q = (
+    select("id", "text", "embedding")
+    .from_("hub://org/docs")
+    .similar_to(query_vector, column="embedding")
+    .limit(fetch_k)
+)
+result = executor.execute(q)
+picked = mmr(query_vector, result.to_numpy("embedding"), k=4, lambda_mult=0.5)
+rows = [result.rows[i] for i in picked]
+```
 """
 
 from __future__ import annotations

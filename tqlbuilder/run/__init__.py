@@ -1,1 +1,1 @@
-"""Executors (embedded engine, REST, local server) and the :class:`Result` they return."""
+"""Executors (embedded engine, REST, local server) and the `Result` they return."""

@@ -1,9 +1,9 @@
 """Run TQL over the REST API from async code, on httpx (``pip install "tqlbuilder[async]"``).
 
-:class:`AsyncRestExecutor` is the async twin of :class:`~tqlbuilder.run.rest.RestExecutor`:
-the same settings, retries, ``Retry-After``, deadline, typed errors, token hygiene and refusal
-of plain ``http://`` to other machines (all from :mod:`tqlbuilder.run.http_policy`), and the
-same :class:`~tqlbuilder.run.result.Result` for the same answer. httpx and anyio are imported
+`AsyncRestExecutor` is the async twin of [`RestExecutor`][tqlbuilder.RestExecutor]: the
+same settings, retries, ``Retry-After``, deadline, typed errors, token hygiene and refusal
+of plain ``http://`` to other machines (all from `tqlbuilder.run.http_policy`), and the
+same [`Result`][tqlbuilder.Result] for the same answer. httpx and anyio are imported
 when the first executor is made, so ``import tqlbuilder`` stays light.
 """
 
@@ -82,7 +82,7 @@ class AsyncRestExecutor:
 
     One pooled ``httpx.AsyncClient`` per executor; use it from one event loop (tested on
     asyncio; the code uses anyio, as httpx does) and close it with ``async with`` or
-    :meth:`aclose`.
+    [`aclose()`][aclose].
 
     Args:
         token: the Activeloop token; defaults to ``ACTIVELOOP_TOKEN``. Surrounding whitespace
@@ -107,8 +107,9 @@ class AsyncRestExecutor:
 
     Examples:
         >>> AsyncRestExecutor("t0ken", url="http://127.0.0.1:8080/api/query/v1", max_attempts=2)
-        AsyncRestExecutor(url='http://127.0.0.1:8080/api/query/v1', timeout=(60.0, 60.0), deadline=None, max_attempts=2, verify=True)
-    """  # noqa: E501
+        AsyncRestExecutor(url='http://127.0.0.1:8080/api/query/v1', timeout=(60.0, 60.0),
+            deadline=None, max_attempts=2, verify=True)
+    """
 
     # Test hooks (not constructor parameters): tests set them on an instance.
     _sleep: Callable[[float], Awaitable[None]] = staticmethod(_anyio_sleep)

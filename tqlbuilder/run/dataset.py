@@ -1,10 +1,9 @@
 """Run TQL on an open Deep Lake dataset handle (``Dataset``, ``ReadOnlyDataset``, ``DatasetView``).
 
 Vector-store adapters hold an open dataset, write rows to it and query the same handle before
-any commit. :class:`DatasetExecutor` sends source-less queries (no ``from_()``) to
-``ds.query`` / ``ds.query_async``, so results include uncommitted appends and deletes, with the
-same Result, the same refusals and the same schema checks as
-:class:`~tqlbuilder.run.local.LocalExecutor`.
+any commit. `DatasetExecutor` sends source-less queries (no ``from_()``) to ``ds.query`` /
+``ds.query_async``, so results include uncommitted appends and deletes, with the same Result,
+the same refusals and the same schema checks as [`LocalExecutor`][tqlbuilder.LocalExecutor].
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ class DatasetExecutor(Executor):
 
     Args:
         ds: an open ``deeplake.Dataset``, ``deeplake.ReadOnlyDataset`` or ``deeplake.DatasetView``
-            (deeplake 4.7). The executor does not own it: :meth:`close` leaves it open.
+            (deeplake 4.7). The executor does not own it: `close()` leaves it open.
 
     Raises:
         UnsupportedTypeError: ``ds`` is not one of those handles.

@@ -215,7 +215,7 @@ class Executor(abc.ABC):
         """Release what the executor holds (idempotent)."""
 
     def _execute_trusted(self, tql: str, as_list: bool) -> Result:
-        """Run compiler output (see :func:`compiled_text`); executors that check text skip it."""
+        """Run compiler output (see `compiled_text()`); executors that check text skip it."""
         return self._execute_text(tql, as_list)
 
     def _execute_compiled(self, compiled: tuple[str, bool], as_list: bool) -> Result:
@@ -250,11 +250,11 @@ class Executor(abc.ABC):
         return self._run_compiled(compiled_text(query), as_list)
 
     async def execute_async(self, query: str | SupportsTQL, *, as_list: bool = True) -> Result:
-        """Like :meth:`execute`, awaitable: the event loop keeps running while the query does.
+        """Like [`execute()`][execute], awaitable: the event loop keeps running meanwhile.
 
-        Local executors use the engine's own ``query_async``; others run :meth:`execute` in a
+        Local executors use the engine's own ``query_async``; others run [`execute()`][execute] in a
         worker thread. Cancelling the awaiting task abandons the query; the executor stays usable.
-        Raises the same errors as :meth:`execute`.
+        Raises the same errors as [`execute()`][execute].
         """
         text = query_text(query)
         self._refuse_source_less(text)

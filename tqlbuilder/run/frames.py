@@ -1,4 +1,4 @@
-"""DataFrame and Arrow views of a :class:`~tqlbuilder.Result` (extras ``pandas``, ``arrow``).
+"""DataFrame and Arrow views of a `Result` (extras ``pandas``, ``arrow``).
 
 A Result holds JSON-like values whichever executor or REST shape produced it, so the column
 types are inferred from the values, the same way every time:

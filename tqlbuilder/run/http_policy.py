@@ -1,16 +1,16 @@
 """The sans-IO rules both REST clients share: settings, token hygiene, retries, deadline, errors.
 
-:class:`~tqlbuilder.run.rest.RestExecutor` (requests) and
-:class:`~tqlbuilder.run.async_rest.AsyncRestExecutor` (httpx) only move bytes; everything they
+`RestExecutor` (requests) and
+`AsyncRestExecutor` (httpx) only move bytes; everything they
 must agree on lives here, once:
 
 - validating settings (URL and plain-http refusal, timeouts, attempts, back-off, deadline);
 - the token: absent -> MissingTokenError, ``Bearer `` prefix stripped, malformed ->
   MalformedTokenError; redaction of the token (not of its letters) from every message;
-- the retry loop's decisions (:class:`CallBudget`): how many attempts, how long to wait
+- the retry loop's decisions (`CallBudget`): how many attempts, how long to wait
   (full jitter or ``Retry-After``), per-attempt timeouts bounded by the remaining deadline,
-  and when to give up with :class:`~tqlbuilder.errors.DeadlineExceededError`;
-- mapping an HTTP status and body to a typed :class:`~tqlbuilder.errors.ExecutionError`.
+  and when to give up with `DeadlineExceededError`;
+- mapping an HTTP status and body to a typed `ExecutionError`.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ class Failure:
 
 
 class RetryPolicy:
-    """Attempts, back-off and deadline of one executor; :meth:`start` begins one call.
+    """Attempts, back-off and deadline of one executor; `start()` begins one call.
 
     Args:
         attempts: total attempts per call (>= 1).

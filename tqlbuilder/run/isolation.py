@@ -1,21 +1,21 @@
 """Supervised engine worker processes: an engine crash, hang or runaway allocation costs one query.
 
 The embedded engine can kill its process (SIGSEGV on some inputs), hang while holding the GIL
-(so no other Python thread runs) and grow memory without bound. :class:`EnginePool` runs each
-query in one of a few long-lived worker processes, each driven by its own supervisor thread in
-this process, and turns those failures into errors for the one query that caused them:
+(so no other Python thread runs) and grow memory without bound. `EnginePool` runs each query
+in one of a few long-lived worker processes, each driven by its own supervisor thread in this
+process, and turns those failures into errors for the one query that caused them:
 
-- the worker dies: :class:`EngineCrashedError` naming the signal; the worker is replaced;
-- the query runs past ``query_timeout`` seconds: the worker is killed, :class:`EngineTimeoutError`;
+- the worker dies: `EngineCrashedError` naming the signal; the worker is replaced;
+- the query runs past ``query_timeout`` seconds: the worker is killed, `EngineTimeoutError`;
 - the worker's resident memory passes ``memory_limit`` bytes (checked every 0.1 s, Linux):
-  the worker is killed, :class:`EngineMemoryError`.
+  the worker is killed, `EngineMemoryError`.
 
-Workers are fresh interpreters started with :mod:`subprocess` (exec, never a bare fork: forking
+Workers are fresh interpreters started with `subprocess` (exec, never a bare fork: forking
 a process that has loaded deeplake's threads can deadlock the child; and unlike
 multiprocessing's ``spawn`` the parent's ``__main__`` is not re-imported, so no
 ``if __name__ == "__main__"`` guard is needed). They import deeplake before they take work.
 Messages are pickled tuples over a socket pair wrapped in
-:class:`multiprocessing.connection.Connection`. Engine facts (verified on deeplake 4.7.4 in
+`multiprocessing.connection.Connection`. Engine facts (verified on deeplake 4.7.4 in
 tests/test_isolation.py): ``features[0] BETWEEN 0.5 AND 1.0`` on a float array column and
 ``CONTAINS(text, ' ')`` on a BM25-indexed column end the process with SIGSEGV;
 ``SAMPLE BY id < 0 LIMIT 2`` never returns, holds the GIL and grows memory (about 50 MB/s).
@@ -106,16 +106,17 @@ class EnginePool:
     """A fixed number of supervised worker processes that run TQL on the embedded engine.
 
     Args:
-        workers: Worker processes (queries that run at once); default :func:`default_workers`.
+        workers: Worker processes (queries that run at once); default `default_workers()`.
         query_timeout: Seconds one query may run in its worker before the worker is killed
             (default 30). ``None``: no limit.
         memory_limit: Resident bytes a worker may use before it is killed (default 2 GiB,
             checked every 0.1 s; needs ``/proc``, so Linux only). ``None``: no limit.
 
-    The text is run as given (no hazard checks, no path mapping: :class:`LocalExecutor` does
-    those before it hands text to the pool). Workers start on :meth:`start` or the first
-    query; a crashed or killed worker is replaced at once. Thread-safe; :meth:`close` kills
-    the workers and fails queries that have not finished.
+    The text is run as given (no hazard checks, no path mapping:
+    [`LocalExecutor`][tqlbuilder.LocalExecutor] does those before it hands text to the pool).
+    Workers start on [`start()`][start] or the first query; a crashed or killed worker is
+    replaced at once. Thread-safe; [`close()`][close] kills the workers and fails queries that
+    have not finished.
 
     Raises:
         InvalidValueError: ``workers`` < 1, or a limit that is not a positive number.
@@ -194,7 +195,7 @@ class EnginePool:
     def submit(
         self, text: str, *, query: str | None = None, check: bool = False
     ) -> Future[Outcome]:
-        """Queue ``text`` for the next free worker; the Future holds its :data:`Outcome`.
+        """Queue ``text`` for the next free worker; the Future holds its `Outcome`.
 
         ``query`` is the text to name in errors (default ``text``). ``check=True`` runs the
         hazard check on ``query`` in the worker too, under the same time and memory limits (a
@@ -211,13 +212,13 @@ class EnginePool:
         return future
 
     def run(self, text: str, *, query: str | None = None, check: bool = False) -> Outcome:
-        """:meth:`submit` and wait for the outcome (raising what the Future holds)."""
+        """[`submit()`][submit] and wait for the outcome (raising what the Future holds)."""
         return self.submit(text, query=query, check=check).result()
 
     def materialise(
         self, text: str, *, query: str | None = None, check: bool = False
     ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
-        """:meth:`run`, with an engine error raised as ``RuntimeError`` (as the engine does).
+        """[`run()`][run], with an engine error raised as ``RuntimeError`` (as the engine does).
 
         Returns ``(names, columns, length)``, what LocalExecutor reads in-process.
         """
@@ -261,7 +262,7 @@ class EnginePool:
 
     @property
     def closed(self) -> bool:
-        """True after :meth:`close`."""
+        """True after [`close()`][close]."""
         return self._closed
 
 

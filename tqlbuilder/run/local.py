@@ -70,18 +70,37 @@ _CLAUSE_KEYWORDS = frozenset(
 
 
 class LocalExecutor(Executor):
-    """Runs queries with ``deeplake.query`` in this process; same API as RestExecutor.
+    """Runs queries on the embedded engine (``deeplake.query``) in this process.
 
-    ``root`` (an existing directory) maps ``FROM "hub://org/ds"`` to ``root/org/ds`` and
-    refuses every other dataset path; without it, paths go to the engine unchanged.
-    ``as_list`` is accepted for signature compatibility and has no effect.
+    The same API as [`RestExecutor`][tqlbuilder.RestExecutor]: code written against one runs
+    against the other. Before text reaches the engine, input that would crash, hang or be
+    silently truncated by it is refused with [`QueryError`][tqlbuilder.QueryError] (the
+    crash and truncation codes of [`check()`][tqlbuilder.check]). ``as_list`` is accepted for
+    signature compatibility and has no effect. Running a query without the ``deeplake``
+    package (the ``local`` extra) raises
+    [`EngineNotInstalledError`][tqlbuilder.EngineNotInstalledError].
 
-    ``isolate=True`` runs each query in a supervised worker process
-    (:class:`~tqlbuilder.run.isolation.EnginePool` with its defaults: one worker per CPU, 30 s
-    and 2 GiB per query), so an engine crash, hang or runaway allocation raises
-    EngineCrashedError / EngineTimeoutError / EngineMemoryError (all ServerError) instead of
-    ending or stalling this process; pass an EnginePool to choose the limits or share workers
-    (the executor then does not close it). Off by default: a round trip costs a pickled copy.
+    Args:
+        root: An existing directory. ``FROM "hub://org/ds"`` then reads ``root/org/ds``, and
+            every other dataset path is refused, so a query meant for the cloud runs unchanged
+            on local copies. Without it, paths go to the engine as they are.
+        isolate: ``True`` runs each query in a supervised worker process (an
+            [`EnginePool`][tqlbuilder.server.EnginePool] with its defaults: one worker per CPU,
+            30 s and 2 GiB per query), so an engine crash, hang or runaway allocation raises
+            ``EngineCrashedError`` / ``EngineTimeoutError`` / ``EngineMemoryError`` (all a
+            [`ServerError`][tqlbuilder.ServerError]) instead of ending or stalling this process.
+            Pass an ``EnginePool`` to choose the limits or share workers (the executor then does
+            not close it). Off by default: a round trip costs a pickled copy of the result.
+
+    Raises:
+        InvalidValueError: ``root`` is not an existing directory.
+        UnsupportedTypeError: ``isolate`` is neither a bool nor an ``EnginePool``.
+
+    Examples:
+        >>> from tqlbuilder import LocalExecutor, select
+        >>> with LocalExecutor(DATASET_ROOT) as executor:
+        ...     executor.execute(select("id").from_("hub://org/docs").limit(2)).column("id")
+        [0, 1]
     """
 
     _check_hazards: ClassVar[bool] = True  # tests switch it off to reach the engine
@@ -397,7 +416,7 @@ def read_view(view: Any) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], 
 
 
 async def read_view_async(view: Any) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...], int]:
-    """:func:`read_view` with the engine's ``get_async`` reads (the event loop keeps running)."""
+    """`read_view()` with the engine's ``get_async`` reads (the event loop keeps running)."""
     names = tuple(column.name for column in view.schema.columns)
     columns = [
         _column_values(await await_engine(view[name].get_async(slice(None)))) for name in names

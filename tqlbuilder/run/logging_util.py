@@ -2,8 +2,8 @@
 
 Every executor logs the query it sends at DEBUG level on the ``tqlbuilder`` logger hierarchy
 (``tqlbuilder.run.rest``, ``tqlbuilder.run.async_rest``, ...). A 1536-d embedding is ~20 KB of
-digits, so :func:`abbreviate_tql` keeps the first values of each long ``ARRAY[...]`` and the
-count. Executors call it only when DEBUG is enabled for their logger (see :func:`log_query`).
+digits, so `abbreviate_tql()` keeps the first values of each long ``ARRAY[...]`` and the
+count. Executors call it only when DEBUG is enabled for their logger (see `log_query()`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One pooled ``requests.Session`` per executor, safe to share between threads; bou
 with full-jitter back-off on transient failures only; an optional total deadline per call; a
 typed exception for every failure. The bearer token never appears in a repr, an exception (or
 its chain) or a log record. The rules shared with the async client live in
-:mod:`tqlbuilder.run.http_policy`.
+`tqlbuilder.run.http_policy`.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class _BearerAuth(requests.auth.AuthBase):
 
 
 class RestExecutor(Executor):
-    """Sends TQL to ``POST {url}`` and returns :class:`~tqlbuilder.run.result.Result` objects.
+    """Sends TQL to ``POST {url}`` and returns [`Result`][tqlbuilder.Result] objects.
 
     Args:
         token: the Activeloop token; defaults to the ``ACTIVELOOP_TOKEN`` environment
@@ -92,7 +92,7 @@ class RestExecutor(Executor):
             DeprecationWarning.
         backoff: base of the back-off wait, seconds.
         max_backoff: the longest wait between attempts, seconds.
-        session: a ``requests.Session`` to use as is (not closed by :meth:`close`).
+        session: a ``requests.Session`` to use as is (not closed by [`close()`][close]).
         verify: True (system CAs), False, or a CA bundle path.
         pool_size: pooled connections; also caps the useful ``max_workers``.
         max_response_bytes: larger answers raise ResponseFormatError.
@@ -105,13 +105,14 @@ class RestExecutor(Executor):
         InvalidValueError: a setting out of range (names the setting).
 
     Examples:
-        >>> rest = RestExecutor("Bearer my-token", url="http://127.0.0.1:8080/api/query/v1", deadline=5)
+        >>> url = "http://127.0.0.1:8080/api/query/v1"
+        >>> rest = RestExecutor("Bearer my-token", url=url, deadline=5)
         >>> rest.url
         'http://127.0.0.1:8080/api/query/v1'
         >>> "my-token" in repr(rest) or "my-token" in repr(vars(rest))
         False
         >>> rest.close()
-    """  # noqa: E501
+    """
 
     # Test hooks (not constructor parameters): tests set them on an instance.
     _sleep = staticmethod(time.sleep)

@@ -34,10 +34,21 @@ class Result:
     """The columns and rows returned by one query.
 
     Immutable: attributes cannot be set, ``tensors`` is a tuple, and ``rows`` / ``columns``
-    return fresh containers on every call, so changing them does not change the result.
-    Nested values (an embedding's list, a dict column's dict) are shared, not copied: treat
-    them as read-only. Equality compares column names and values (not ``message``); results
-    are unhashable because their values may be lists and dicts.
+    return fresh containers on every call, so changing them does not change the result. Nested
+    values (an embedding's list, a dict column's dict) are shared, not copied: treat them as
+    read-only. Equality compares column names and values (not ``message``); results are
+    unhashable because their values may be lists and dicts. ``len(result)`` is the number of
+    rows, and iterating yields row dicts.
+
+    Examples:
+        >>> rows = [{"id": 1, "text": "a"}, {"id": 2, "text": "b"}]
+        >>> result = Result.from_rows(["id", "text"], rows)
+        >>> result
+        Result(tensors=('id', 'text'), rows=2, message='Query successful.')
+        >>> result.column("id"), result.rows[1]
+        ([1, 2], {'id': 2, 'text': 'b'})
+        >>> [row["text"] for row in result]
+        ['a', 'b']
     """
 
     __slots__ = ("_columns", "_length", "_message", "_tensors")
@@ -104,7 +115,19 @@ class Result:
         *,
         message: str = SUCCESS_MESSAGE,
     ) -> Result:
-        """Build from column names (in order) and ``{name: [values...]}`` of equal lengths."""
+        """Build a result from column names and ``{name: [values...]}``.
+
+        Args:
+            tensors: The column names, in order.
+            columns: The values of each named column; every list has the same length.
+            message: The status message to keep.
+
+        Returns:
+            A new result.
+
+        Raises:
+            ValueError: a name is repeated or missing from ``columns``, or the lengths differ.
+        """
         return cls(tensors, columns, message=message)
 
     @classmethod
@@ -115,7 +138,19 @@ class Result:
         *,
         message: str = SUCCESS_MESSAGE,
     ) -> Result:
-        """Build from column names (in order) and row mappings that each have exactly those keys."""
+        """Build a result from column names and row mappings.
+
+        Args:
+            tensors: The column names, in order.
+            rows: One mapping per row, each with exactly those keys.
+            message: The status message to keep.
+
+        Returns:
+            A new result.
+
+        Raises:
+            ValueError: a name is repeated, or a row has other keys.
+        """
         names = _check_names(tensors)
         row_list = list(rows)
         expected = set(names)
@@ -231,7 +266,17 @@ class Result:
         }
 
     def column(self, name: str) -> list[Any]:
-        """A new list of the values of one column (KeyError if there is no such column)."""
+        """The values of one column.
+
+        Args:
+            name: A column name from ``tensors``.
+
+        Returns:
+            A new list of the values, in row order.
+
+        Raises:
+            KeyError: there is no such column.
+        """
         return list(self._column(name))
 
     def _column(self, name: str) -> tuple[Any, ...]:
@@ -244,10 +289,25 @@ class Result:
     def to_numpy(self, name: str) -> npt.NDArray[Any]:
         """The column ``name`` as a new numpy array.
 
-        Embeddings (equal-length lists of numbers) become a 2-D float32 array; ints int64;
-        other numbers (scores) float64 (``None`` -> NaN); bools bool; anything else (text,
-        dicts, ragged lists) an object array (ragged numeric lists as 1-D float32 arrays).
-        An empty column gives an empty float64 array.
+        Embeddings (equal-length lists of numbers) become a 2-D ``float32`` array of shape
+        ``(rows, dim)``; ints ``int64``; other numbers (scores) ``float64`` (``None`` becomes
+        NaN); bools ``bool``; anything else (text, dicts, ragged lists) an ``object`` array (ragged
+        numeric lists as 1-D ``float32`` arrays). An empty column gives an empty ``float64`` array.
+
+        Args:
+            name: A column name from ``tensors``.
+
+        Returns:
+            A new numpy array with one entry (or row) per result row.
+
+        Raises:
+            KeyError: there is no such column.
+
+        Examples:
+            >>> rows = [{"id": 1, "e": [0.5, 1.0]}, {"id": 2, "e": [0.0, 2.0]}]
+            >>> r = Result.from_rows(["id", "e"], rows)
+            >>> r.to_numpy("e").shape, r.to_numpy("e").dtype, r.to_numpy("id").dtype
+            ((2, 2), dtype('float32'), dtype('int64'))
         """
         import numpy as np
 
@@ -261,7 +321,7 @@ class Result:
         REST shapes): ints ``int64`` (``Int64`` with None), other numbers ``float64``, bools
         ``bool``, strings ``string``, embeddings an object column of float32 arrays
         (``numpy.stack(df["embedding"])`` is the ``(n, dim)`` matrix), dicts dicts. An empty
-        result keeps its columns. The full table is in :mod:`tqlbuilder.run.frames`.
+        result keeps its columns. The full table is in `tqlbuilder.run.frames`.
 
         Returns:
             A DataFrame with ``len(self)`` rows.
@@ -284,7 +344,7 @@ class Result:
         Types come from the values: ints ``int64``, other numbers ``float64``, bools ``bool``,
         strings ``string``, embeddings ``fixed_size_list<float32>[dim]``, dicts ``struct``
         (JSON ``string`` when the dicts' value types disagree), no rows ``null``. The full
-        table is in :mod:`tqlbuilder.run.frames`.
+        table is in `tqlbuilder.run.frames`.
 
         Returns:
             A Table with ``len(self)`` rows (0 rows and typed ``null`` columns when empty).

@@ -5,7 +5,7 @@ queries on the embedded engine (``FROM "hub://org/ds"`` reads ``DIR/org/ds``; ot
 refused), so the REST client can be developed and tested offline.
 
 Process model: queries run in supervised engine worker processes
-(:class:`~tqlbuilder.run.isolation.EnginePool`), so a query that crashes the engine is
+([`EnginePool`][tqlbuilder.server.EnginePool]), so a query that crashes the engine is
 answered 500 and its worker replaced, one that runs past ``query_timeout`` is killed and
 answered 504, and one that passes ``memory_limit`` is killed and answered 500; other requests
 keep being served. ``isolate=False`` runs queries in the server process instead (faster, no
@@ -16,13 +16,12 @@ connection (``selectors``), watches arriving request heads with ``MSG_PEEK``, an
 connection to a bounded pool of handler threads only once its whole request head is in; the
 connection comes back when its response is written. So idle connections, and clients that
 trickle their headers, cost a file descriptor, not a thread. Limits (all settable, see
-:class:`QueryServer`): open connections (over it the longest-idle one is closed, or the
-newcomer answered 503), queries in flight
-(over it 503 with ``Retry-After``), idle keep-alive time, time to receive a request, header
-and body size (431/413). Framing that could smuggle a request (several or malformed
-``Content-Length``, any ``Transfer-Encoding``) is answered 400 and the connection closed.
-Standard library HTTP parsing plus orjson; every response is written with a single send on a
-TCP_NODELAY socket so keep-alive requests never wait on delayed ACKs.
+`QueryServer`): open connections (over it the longest-idle one is closed, or the newcomer
+answered 503), queries in flight (over it 503 with ``Retry-After``), idle keep-alive time, time
+to receive a request, header and body size (431/413). Framing that could smuggle a request
+(several or malformed ``Content-Length``, any ``Transfer-Encoding``) is answered 400 and the
+connection closed. Standard library HTTP parsing plus orjson; every response is written with a
+single send on a TCP_NODELAY socket so keep-alive requests never wait on delayed ACKs.
 """
 
 from __future__ import annotations
@@ -74,7 +73,7 @@ class QueryServer:
         root: Directory holding ``<org>/<dataset>``; ``FROM "hub://org/ds"`` reads
             ``root/org/ds`` and nothing else.
         host: Address to bind (``127.0.0.1``).
-        port: Port to bind (0: a free one; see :attr:`port` after :meth:`bind`).
+        port: Port to bind (0: a free one; see [`port`][port] after [`bind()`][bind]).
         token: Required bearer token, compared in constant time. ``None``: any bearer token
             is accepted, but the ``Authorization: Bearer`` header is still required.
         isolate: Run queries in supervised worker processes (default). ``False`` runs them in
@@ -95,9 +94,9 @@ class QueryServer:
         max_header_bytes: Size of the request headers (default 16 KiB; over it: 431).
         max_body_bytes: Size of the request body (default 8 MiB; over it: 413).
 
-    :meth:`start` binds, starts the workers and serves on a background thread, returning
-    once the port is known and the workers are ready; :meth:`serve` serves in the calling
-    thread; :meth:`shutdown` stops either, from any thread. Use it as a context manager.
+    [`start()`][start] binds, starts the workers and serves on a background thread, returning
+    once the port is known and the workers are ready; [`serve()`][serve] serves in the calling
+    thread; [`shutdown()`][shutdown] stops either, from any thread. Use it as a context manager.
 
     Raises:
         InvalidValueError: ``root`` is not a directory, or a limit is not a positive number.
@@ -200,7 +199,7 @@ class QueryServer:
         return self
 
     def serve(self) -> None:
-        """Bind and serve in the calling thread until :meth:`shutdown` is called elsewhere."""
+        """Bind and serve in the calling thread until [`shutdown()`][shutdown] is called."""
         self.bind()
         httpd = self._httpd
         if httpd is not None:
@@ -244,7 +243,7 @@ class QueryServer:
 
     @property
     def port(self) -> int:
-        """The bound port (after :meth:`bind`/:meth:`start`; the requested one before)."""
+        """The bound port (after [`bind()`][bind]/[`start()`][start]; the requested one before)."""
         httpd = self._httpd
         return self._address[1] if httpd is None else httpd.port
 

@@ -1,4 +1,4 @@
-"""The local server's limits and defaults (see :class:`~tqlbuilder.run.server.QueryServer`)."""
+"""The local server's limits and defaults (see `QueryServer`)."""
 
 from __future__ import annotations
 

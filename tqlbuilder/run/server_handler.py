@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 class _Handler(BaseHTTPRequestHandler):
     """One connection's HTTP/1.1 parsing and answers: JSON in and out, one write per response.
 
-    Built by :meth:`for_connection` (not through ``__init__``, which would loop over the whole
+    Built by `for_connection()` (not through ``__init__``, which would loop over the whole
     connection): the server calls ``handle_one_request`` each time a request arrives.
     """
 

@@ -81,7 +81,7 @@ class _HTTPServer:
     # -------------------------------------------------------------- reactor
 
     def serve_forever(self) -> None:
-        """Accept, watch idle connections and dispatch requests until :meth:`stop`."""
+        """Accept, watch idle connections and dispatch requests until `stop()`."""
         self._stopped.clear()
         count = self.limits.workers + self.limits.max_queue + 16
         self._threads = [
@@ -292,7 +292,7 @@ class _HTTPServer:
         self._stopped.wait(5)
 
     def close(self) -> None:
-        """Release the sockets (after :meth:`stop`, or when never served)."""
+        """Release the sockets (after `stop()`, or when never served)."""
         self._stopping.set()
         with contextlib.suppress(OSError):
             self.socket.close()

@@ -1,6 +1,6 @@
 """Pretty-print TQL for reading, without changing a single token.
 
-One clause keyword per line, sub-selects indented by four spaces (up to :data:`MAX_INDENT`
+One clause keyword per line, sub-selects indented by four spaces (up to `MAX_INDENT`
 levels; deeper sub-selects stay at that indentation, so the output grows linearly with any
 nesting depth), expressions (and long ARRAY literals) kept on one line. Only the whitespace
 between tokens changes, and the result is re-lexed to prove the token sequence is identical.
@@ -197,7 +197,7 @@ def format(text: str) -> str:
     """Return ``text`` pretty-printed on several lines, with exactly the same tokens.
 
     Works at any nesting depth in time linear in the text (no recursion); sub-selects deeper
-    than :data:`MAX_INDENT` levels keep that indentation.
+    than `MAX_INDENT` levels keep that indentation.
 
     Args:
         text: the query text.

@@ -7,8 +7,8 @@ It never raises and always lexes the whole text, including what the engine would
 
 The lexer is table-driven: one compiled pattern holds every INITIAL-state rule, and a scan
 produces three parallel lists (rule index, start, end) with no per-token Python code outside a
-list comprehension. :class:`Token` objects (with their decoded values) are built from those
-lists only when asked for, so :func:`~tqlbuilder.text.hazards.check` can skip the tokens it
+list comprehension. [`Token`][] objects (with their decoded values) are built from those
+lists only when asked for, so [`check()`][tqlbuilder.check] can skip the tokens it
 never looks at (the numbers inside a long ``ARRAY[...]`` literal). It works without recursion,
 so any nesting depth lexes in time linear in the text.
 """
@@ -36,7 +36,25 @@ __all__ = [
 
 
 class TokenKind(enum.Enum):
-    """What a token is, as the engine's lexer classifies it."""
+    """What a token is, as the engine's lexer classifies it.
+
+    The last three kinds are where the engine stops reading: it runs only the text before them
+    (see ``STOP_KINDS``).
+
+    Attributes:
+        KEYWORD: A reserved word (``SELECT``, ``WHERE``, ``AND``...), in any case.
+        IDENTIFIER: A bare name (``year``).
+        QUOTED_IDENTIFIER: A name in double quotes (``"hub://org/ds"``).
+        STRING: A single-quoted string; ``''`` inside stands for one quote.
+        INTEGER: An integer literal (a leading zero means octal to the engine).
+        FLOAT: A decimal or exponent literal.
+        OPERATOR: An operator or punctuation (``=``, ``<=``, ``(``, ``,``...).
+        COMMENT: A ``--`` comment, to the end of its line (or further: see the Safety guide).
+        WHITESPACE: Spaces, tabs and line feeds (only with ``include_whitespace=True``).
+        UNKNOWN: A character the engine does not know (``#``, ``\r``, non-ASCII...).
+        UNTERMINATED_STRING: A ``'`` that is never closed.
+        UNTERMINATED_IDENTIFIER: A ``"`` that is never closed.
+    """
 
     KEYWORD = "keyword"
     IDENTIFIER = "identifier"
@@ -53,15 +71,23 @@ class TokenKind(enum.Enum):
 
 
 class Token(NamedTuple):
-    """One token: ``text`` is the exact source slice ``[start, end)`` (0-based str offsets).
+    """One token of TQL text, as [`lex()`][tqlbuilder.lex] returns it.
 
-    ``value`` is the keyword in upper case, the identifier name, the decoded string, the number
-    the engine reads (``octal`` tells a leading zero changed it) or ``None``. Tokens are
-    immutable (a named tuple: cheap to build, compared field by field).
+    Tokens are immutable named tuples: cheap to build, compared field by field.
+
+    Attributes:
+        kind: What the token is.
+        text: The exact source slice ``text[start:end]``.
+        start: The 0-based offset of the first character (``str`` offsets, not bytes).
+        end: The offset just past the last character.
+        value: The keyword in upper case, the identifier's name, the decoded string, the number
+            the engine reads, or ``None`` (operators, comments, unknown characters).
+        octal: ``True`` when a leading zero made the engine read an integer as octal.
 
     Examples:
         >>> lex("id = 010")[2]
-        Token(kind=<TokenKind.INTEGER: 'integer'>, text='010', start=5, end=8, value=8, octal=True)
+        Token(kind=<TokenKind.INTEGER: 'integer'>, text='010', start=5, end=8, value=8,
+              octal=True)
     """
 
     kind: TokenKind
@@ -255,7 +281,7 @@ def scan(text: str) -> Scan:
 
 
 def token_at(text: str, raw: Scan, index: int) -> Token:
-    """The :class:`Token` for entry ``index`` of ``raw`` (its value decoded)."""
+    """The [`Token`][] for entry ``index`` of ``raw`` (its value decoded)."""
     rule, start, end = raw.kinds[index], raw.starts[index], raw.ends[index]
     tok_text = text[start:end]
     if rule == R_OP:
@@ -291,10 +317,10 @@ def token_at(text: str, raw: Scan, index: int) -> Token:
 
 
 def tokens_of(text: str, raw: Scan, indices: Iterable[int] | None = None) -> list[Token]:
-    """The :class:`Token` s of entries ``indices`` of ``raw`` (all of them by default).
+    """The [`Token`][] s of entries ``indices`` of ``raw`` (all of them by default).
 
     Operators, words and floats, most of any text, are built inline (``tuple.__new__`` skips the
-    named tuple's Python-level constructor); the other kinds go through :func:`token_at`.
+    named tuple's Python-level constructor); the other kinds go through `token_at()`.
     """
     new = tuple.__new__
     tok_cls, op_kind, kw_kind, id_kind = Token, _K.OPERATOR, _K.KEYWORD, _K.IDENTIFIER
@@ -330,7 +356,7 @@ def lex(text: str, *, include_whitespace: bool = False) -> list[Token]:
     """Split ``text`` into tokens the way the engine does; never raises.
 
     The whole text is lexed, also after the point where the engine stops (see
-    :func:`engine_prefix_end`). Comments are always included; whitespace only on request.
+    `engine_prefix_end()`). Comments are always included; whitespace only on request.
     Concatenating every token's text with ``include_whitespace=True`` gives back ``text``.
     Time is linear in the text and independent of nesting depth.
 

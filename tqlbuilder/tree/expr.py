@@ -3,7 +3,7 @@
 Nodes hold only validated data (leaves keep their already-rendered TQL text, so bad input fails
 when the expression is built, not when it is sent). Turning a tree into text is the compiler's
 job. Plain strings are column names wherever an expression is expected; values come from the
-right side of an operator or from :func:`lit`.
+right side of an operator or from [`lit()`][tqlbuilder.lit].
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def _key_of(value: Any) -> Any:
 class Expr:
     """Base of every expression node: operators build new nodes, nothing mutates.
 
-    ``==`` builds a comparison, so use :meth:`equals` for structural equality.
+    ``==`` builds a comparison, so use [`equals()`][equals] for structural equality.
     """
 
     __slots__ = ()
@@ -256,12 +256,12 @@ class Expr:
 
         ``%`` and ``*`` match any run, ``?`` one character, ``_`` is literal, and every other
         regex character (``. [ ] ( ) | ^ $ + { } \\``) keeps its regex meaning. For a literal
-        substring use :meth:`contains`.
+        substring use [`contains()`][contains].
         """
         return Like(self, _pattern(pattern), False, False)
 
     def ilike(self, pattern: str) -> Expr:
-        """Case-insensitive :meth:`like`."""
+        """Case-insensitive [`like()`][like]."""
         return Like(self, _pattern(pattern), True, False)
 
     def not_like(self, pattern: str) -> Expr:
@@ -282,11 +282,11 @@ class Expr:
         return Alias(self, name)
 
     def asc(self) -> OrderKey:
-        """Ascending sort key for :meth:`Query.order_by`."""
+        """Ascending sort key for [`Query.order_by()`][tqlbuilder.Query.order_by]."""
         return OrderKey(self, False)
 
     def desc(self) -> OrderKey:
-        """Descending sort key for :meth:`Query.order_by`."""
+        """Descending sort key for [`Query.order_by()`][tqlbuilder.Query.order_by]."""
         return OrderKey(self, True)
 
     # ----------------------------------------------------------------- subscripts
@@ -370,7 +370,7 @@ class Star(Expr):
 
 @attrs.frozen(eq=False, repr=False)
 class Raw(Expr):
-    """A checked raw TQL fragment (see :func:`raw`); always parenthesised when compiled."""
+    """A checked raw TQL fragment (see ``raw()``); always parenthesised when compiled."""
 
     text: str
 
@@ -380,9 +380,9 @@ class Verbatim(Expr):
     """A condition that means exactly what the engine does with its text.
 
     The builder's operators give SQL null semantics on JSON keys some rows lack
-    (:mod:`tqlbuilder.compiler.json_nulls` rewrites them); text read by :func:`tqlbuilder.parse`
-    and conditions :mod:`tqlbuilder.filters` already wrote in the engine's own terms are wrapped
-    in ``Verbatim`` so that they keep their meaning: the rewrite leaves them alone and they print
+    (`tqlbuilder.compiler.json_nulls` rewrites them); text read by ``tqlbuilder.parse()`` and
+    conditions ``tqlbuilder.filters`` already wrote in the engine's own terms are wrapped in
+    ``Verbatim`` so that they keep their meaning: the rewrite leaves them alone and they print
     unchanged.
     """
 
@@ -576,7 +576,7 @@ def vector(value: Any, *, ndim: int | None = None, argument: str = "vector") -> 
 
 
 def as_literal(value: Any, *, argument: str) -> Literal:
-    """Coerce a Python scalar to a :class:`Literal` (used for IN lists and weights)."""
+    """Coerce a Python scalar to a `Literal` (used for IN lists and weights)."""
     if isinstance(value, Literal):
         return value
     if isinstance(value, np.ndarray) and value.ndim == 0:

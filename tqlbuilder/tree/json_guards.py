@@ -1,7 +1,7 @@
 """The engine's facts about JSON value types and key presence, as guard expressions (one home).
 
 A JSON (``types.Dict``) column holds values of several types under one key, and rows may lack
-the key. TQL has no type test, so the type of ``k`` (a :class:`~tqlbuilder.tree.expr.Subscript`
+the key. TQL has no type test, so the type of ``k`` (a `Subscript`
 such as ``meta['v']``) is read from how the engine orders it. Facts (deeplake 4.7.4, embedded;
 pinned row by row over every kind of stored value by ``tests/test_json_guards.py``, first
 found in ``tests/probes/json_missing_keys.md``):
@@ -19,17 +19,17 @@ found in ``tests/probes/json_missing_keys.md``):
 * ``k IS NULL`` holds for a missing key *and* for a stored null or ``{}``; ``k IS NOT NULL`` for
   the other present values; both fail the query ("Can't eval dynamic shape array.") when any
   row of the view holds a list under the key. So neither is a presence test (``present()``
-  is); :mod:`tqlbuilder.compiler.json_nulls` keeps them for ``is_null()``/``is_not_null()``.
+  is); `tqlbuilder.compiler.json_nulls` keeps them for ``is_null()``/``is_not_null()``.
 * Ints outside int64 and ``-2**63`` itself are written to a JSON column as null (``{}``): they
   read back as ``{}``, and ``k < -MAX`` holds for them like for any null. ``inf``/``nan``
   make the stored JSON unparsable ("Failed to parse JSON" on read).
 
 Two formulations of "is a number or a boolean" were in use; this one won. ``ABS(k) >= 0``
-(formerly in :mod:`tqlbuilder.build.filters`) selects the same rows on every parsable value,
+(formerly in `tqlbuilder.build.filters`) selects the same rows on every parsable value,
 but fails the whole query ("Can't convert json to orderable value.") when any row of the view
 holds an unparsable value (written from ``inf``/``nan``), where ``k >= -MAX`` just excludes it;
 on an ``Int64`` column ``ABS(-2**63)`` overflows to a negative number (the row is dropped) while
-``n >= -MAX`` keeps it; and a plain comparison is a form :mod:`tqlbuilder.compiler.json_nulls`
+``n >= -MAX`` keeps it; and a plain comparison is a form `tqlbuilder.compiler.json_nulls`
 can recognise to stay idempotent. Likewise ``k = k`` (formerly the presence test for keys with
 no word) is false for a key holding null, a list or an object, and fails on unparsable values;
 ``k >= -MAX OR k < -MAX`` is true for every present value.
@@ -164,7 +164,7 @@ def guard_for(key: Expr, literal: object) -> Expr:
         key: a JSON key.
 
     Returns:
-        :func:`number_or_bool` for a number or bool, :func:`string` otherwise.
+        `number_or_bool()` for a number or bool, `string()` otherwise.
     """
     if isinstance(literal, (int, float)):
         return number_or_bool(key)

@@ -365,7 +365,7 @@ def render_vector(value: Any, *, argument: str = "vector", ndim: int | None = 1)
 def render_vector_shape(
     value: Any, *, argument: str = "vector", ndim: int | None = 1
 ) -> tuple[str, tuple[int, ...]]:
-    """:func:`render_vector`'s text and the shape of the array it rendered (one conversion)."""
+    """`render_vector()`'s text and the shape of the array it rendered (one conversion)."""
     array = _as_numeric_array(value, argument)
     if ndim is not None and array.ndim != ndim:
         what = "a 1-D vector" if ndim == 1 else f"a {ndim}-D array (one row per query vector)"

@@ -1,6 +1,6 @@
 """Operands that are validated Python values, not nodes: subscript items and IN lists.
 
-:mod:`tqlbuilder.tree.expr` builds ``Subscript`` and ``InList`` nodes from what these return.
+`tqlbuilder.tree.expr` builds ``Subscript`` and ``InList`` nodes from what these return.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Frozen nodes for the parts of a query that are not expressions: sources, searches, sampling.
 
-Metrics and their best-first directions live in :mod:`tqlbuilder.engine.catalog`.
+Metrics and their best-first directions live in `tqlbuilder.engine.catalog`.
 """
 
 from __future__ import annotations

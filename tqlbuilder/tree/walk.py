@@ -91,7 +91,7 @@ def calls_any(expr: Expr | WeightPair, names: frozenset[str]) -> bool:
 
 
 def reads_json(expr: Expr) -> bool:
-    """Whether ``expr`` reads a JSON key anywhere inside (a :class:`Verbatim` is opaque)."""
+    """Whether ``expr`` reads a JSON key anywhere inside (a `Verbatim` is opaque)."""
     stack: list[object] = [expr]
     while stack:
         node = stack.pop()

@@ -1,12 +1,13 @@
 """Find the hazards in hand-written TQL: text the engine truncates, misreads, ignores or dies on.
 
-Each hazard is a registered :class:`Rule` (a code, a severity, a kind and one small function);
-:func:`check` runs them all over one shared, recursion-free view of the text (tokens, bracket
-groups, SELECT levels), so it also reports on queries that would not parse. Every message says
-what the Deep Lake 4.7.4 engine does with the construct and how to write it instead.
+Each hazard is a registered `Rule` (a code, a severity, a kind and one small function);
+[`check()`][tqlbuilder.check] runs them all over one shared, recursion-free view of the text
+(tokens, bracket groups, SELECT levels), so it also reports on queries that would not parse.
+Every message says what the Deep Lake 4.7.4 engine does with the construct and how to write it
+instead.
 
-The registry is the one list of codes: :data:`RULES`. The executors' refusal sets
-(:data:`CRASH_CODES`, :data:`TRUNCATION_CODES`) and the table of codes in the docs are derived
+The registry is the one list of codes: `RULES`. The executors' refusal sets
+(`CRASH_CODES`, `TRUNCATION_CODES`) and the table of codes in the docs are derived
 from it.
 """
 

@@ -39,7 +39,7 @@ class Finding:
         position: 0-based character offset in the checked text the finding points at.
         message: one line: what the Deep Lake engine does and what to write instead.
         severity: ``"error"`` (the query does not do what it says) or ``"warning"``.
-        kind: what the engine does (see :data:`KINDS`): ``"truncation"``, ``"crash"``,
+        kind: what the engine does (see `KINDS`): ``"truncation"``, ``"crash"``,
             ``"hang"``, ``"silent-wrong"``, ``"engine-rejects"`` or ``"fragile"``, so callers can
             tell silent hazards from loud engine rejections.
     """
@@ -63,14 +63,14 @@ RuleFunction = Callable[["Context"], Iterable[Hit]]
 
 @attrs.frozen
 class Rule:
-    """A registered hazard rule: a small function over the checker's :class:`Context`.
+    """A registered hazard rule: a small function over the checker's `Context`.
 
     Attributes:
         code: the finding code.
         severity: the severity of every finding of this rule.
-        kind: what the engine does (see :data:`KINDS`).
+        kind: what the engine does (see `KINDS`).
         summary: one line for the docs' table of codes.
-        find: the function; yields :class:`Hit` s.
+        find: the function; yields `Hit` s.
     """
 
     code: str
@@ -86,7 +86,7 @@ class Rule:
 
 
 def rule(code: str, severity: Severity, kind: Kind, summary: str) -> Callable[[RuleFunction], Rule]:
-    """Decorator: turn a function ``(ctx) -> Iterable[Hit]`` into a :class:`Rule`."""
+    """Decorator: turn a function ``(ctx) -> Iterable[Hit]`` into a `Rule`."""
 
     def wrap(function: RuleFunction) -> Rule:
         return Rule(code, severity, kind, summary, function)

@@ -2,7 +2,7 @@
 
 Everything is built once per ``check()`` call, without recursion (explicit stacks and
 work lists), so any nesting depth costs time linear in the text. Rules read the
-:class:`Context`; none of them walks the text again on its own.
+`Context`; none of them walks the text again on its own.
 """
 
 from __future__ import annotations
@@ -402,7 +402,7 @@ class Context:
         self.raw: Scan = scan(text)
         self.rules_seen = frozenset(self.raw.kinds)
         self.code = self._code_tokens()
-        #: Indices into :attr:`code` of each keyword (upper case) present.
+        #: Indices into `code` of each keyword (upper case) present.
         self.keywords: dict[str, list[int]] = {}
         keyword = _K.KEYWORD
         for i, tok in enumerate(self.code):
@@ -436,7 +436,7 @@ class Context:
         return word.lower() in self.text.lower()  # a word of the lexer is ASCII
 
     def indices(self, *rules: int) -> list[int]:
-        """Indices into :attr:`raw` of the tokens of the given lexer rules."""
+        """Indices into `raw` of the tokens of the given lexer rules."""
         if not self.rules_seen.intersection(rules):
             return []
         wanted = frozenset(rules)

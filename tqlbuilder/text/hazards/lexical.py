@@ -1,6 +1,6 @@
 """Rules on single tokens: where the engine stops reading, comments, and how numbers are read.
 
-These rules read the lexer's raw scan (``ctx.raw``) and build :class:`Token` objects only for
+These rules read the lexer's raw scan (``ctx.raw``) and build `Token` objects only for
 the few tokens that can be hazards, so a 30 KB vector literal costs a handful of C-level
 passes. Engine facts: tests/test_lexer.py and tests/test_hazards.py (Deep Lake 4.7.4).
 """
