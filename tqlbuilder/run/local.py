@@ -172,6 +172,8 @@ class LocalExecutor(Executor):
             except Exception as exc:
                 failure = engine_failure(exc)
         if failure is not None:
+            if _LENGTH_MISMATCH.search(failure):  # say which sizes differ (the engine does not)
+                self._refuse_vector_lengths(text, tql, always=True)
             failure = self._unmap(failure)
             raise QueryError(f"engine error: {failure}", server_message=failure, query=tql)
         return Result._trusted(tensors, columns, length, SUCCESS_MESSAGE)
@@ -192,8 +194,14 @@ class LocalExecutor(Executor):
             raise QueryError(f"engine error: {failure}", server_message=failure, query=tql)
         return Result._trusted(tensors, columns, length, SUCCESS_MESSAGE)
 
-    def _refuse_vector_lengths(self, text: str, tql: str) -> None:
-        """Compare query vectors with the schema of the one dataset ``text`` reads, if any."""
+    def _refuse_vector_lengths(self, text: str, tql: str, *, always: bool = False) -> None:
+        """Compare query vectors with the schema of the one dataset ``text`` reads, if any.
+
+        Before the engine runs this is done only when a vector function sits after a WHERE
+        (a wrong length there silently matches no row); elsewhere the engine fails loudly
+        ("different length arrays") and ``always=True`` then names both sizes, which saves
+        opening the schema (~1-3 ms) on every query.
+        """
         if "ARRAY" not in text.upper():
             return
         # each list of plain numbers becomes [n], its length (a 1536-d vector is ~3,000 tokens)
@@ -202,6 +210,8 @@ class LocalExecutor(Executor):
             tokens = lex(counted)
         except TQLError:
             return  # the engine reports malformed text
+        if not always and not _vector_call_after_where(tokens):
+            return
         paths = {str(token.value) for token in _source_tokens(tokens)}
         if len(paths) != 1:
             return
@@ -462,6 +472,24 @@ def fixed_dimensions(schema: Any) -> dict[str, int]:
         if shape and 0 < int(shape[-1]) < _DYNAMIC:
             dims[column.name] = int(shape[-1])
     return dims
+
+
+_LENGTH_MISMATCH = re.compile(r"different length arrays|arrays with different shapes")
+
+
+def _vector_call_after_where(tokens: Sequence[Token]) -> bool:
+    """Whether a vector function call follows a WHERE keyword anywhere in ``tokens``."""
+    seen_where = False
+    for token in tokens:
+        if token.kind is TokenKind.KEYWORD and token.value == "WHERE":
+            seen_where = True
+        elif (
+            seen_where
+            and token.kind is TokenKind.IDENTIFIER
+            and str(token.value).upper() in _VECTOR_FUNCTIONS
+        ):
+            return True
+    return False
 
 
 def check_vector_lengths(
