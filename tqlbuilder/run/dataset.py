@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tqlbuilder.errors import QueryError, TQLError, UnsupportedTypeError
-from tqlbuilder.run.executor import Executor
+from tqlbuilder.run.executor import NUMERIC_LIST, Executor
 from tqlbuilder.run.local import (
     _source_tokens,
     await_engine,
@@ -96,22 +96,35 @@ class DatasetExecutor(Executor):
 
     # ------------------------------------------------------------------ one query
 
-    def _prepare(self, tql: str, as_list: bool) -> None:
-        """Refuse what must not reach the engine (before anything runs)."""
+    def _prepare(self, tql: str, as_list: bool, *, checked: bool = False) -> None:
+        """Refuse what must not reach the engine (before anything runs).
+
+        ``checked``: compiler output of a raw()-free Query, on which the hazard checker finds
+        nothing (property-tested), so only the source and vector-length checks run.
+        """
         if not isinstance(as_list, bool):
             raise UnsupportedTypeError(f"as_list must be a bool, not {type(as_list).__name__}")
-        refuse_hazards(tql)
+        if not checked:
+            refuse_hazards(tql)
         try:
-            tokens = lex(tql)
+            tokens = lex(NUMERIC_LIST.sub(lambda m: f"[{m.group(0).count(',') + 1}]", tql))
         except TQLError:
             tokens = None  # the engine reports malformed text
         if tokens is not None:
             _refuse_named_source(tql, tokens)
-            check_vector_lengths(tql, fixed_dimensions(self._ds.schema), tokens=tokens)
+            if "ARRAY" in tql.upper():
+                dimensions = fixed_dimensions(self._ds.schema)
+                check_vector_lengths(tql, dimensions, tokens=tokens, counted=True)
         log_query(_log, "DatasetExecutor sends", tql)
 
     def _execute_text(self, tql: str, as_list: bool) -> Result:
-        self._prepare(tql, as_list)
+        return self._run(tql, as_list, checked=False)
+
+    def _execute_trusted(self, tql: str, as_list: bool) -> Result:
+        return self._run(tql, as_list, checked=True)
+
+    def _run(self, tql: str, as_list: bool, *, checked: bool) -> Result:
+        self._prepare(tql, as_list, checked=checked)
         failure: str | None = None
         try:
             tensors, columns, length = read_view(self._ds.query(tql))

@@ -443,7 +443,12 @@ def _read_column(column: Any, length: int) -> Any:
     than the batch's rows, the column is read row by row.
     """
     values = column[:]
-    if isinstance(values, np.ndarray) and length and np.shape(column[0]) != values.shape[1:]:
+    if (
+        isinstance(values, np.ndarray)
+        and values.ndim > 1  # the tail comes back as one more dimension than the element
+        and length
+        and np.shape(column[0]) != values.shape[1:]
+    ):
         return [column[index] for index in range(length)]
     return values
 
