@@ -15,9 +15,11 @@ from tqlbuilder import (
     RawFragmentError,
     TQLError,
     UnsupportedConstructError,
+    UnsupportedSyntaxError,
     UnsupportedTypeError,
     col,
     lit,
+    parse,
     raw,
     select,
 )
@@ -323,3 +325,21 @@ def test_from_dict_tells_true_from_one() -> None:
     from tqlbuilder.filters import from_dict
 
     assert from_dict({"k": {"$in": [1, True]}}).to_tql() == "(k IN (1)) OR (k = TRUE)"
+
+
+@pytest.mark.parametrize("pattern", ["x[", "(", "a\\", "a)b"])
+def test_like_patterns_the_engine_cannot_compile_are_refused(pattern: str) -> None:
+    """The engine silently matches no row for them (its RE2 logs a parse error)."""
+    raises(InvalidValueError, "cannot compile", col("t").like, pattern)
+    with pytest.raises(UnsupportedSyntaxError, match="cannot compile"):
+        parse(f"SELECT * FROM ds WHERE t LIKE '{pattern}'")
+    assert col("t").like("x\\[").to_tql() == "t LIKE 'x\\['"  # escaped, it is fine
+
+
+def test_comparisons_with_an_array_are_refused() -> None:
+    """The engine compares only the first element of an ARRAY (silently)."""
+    raises(UnsupportedConstructError, "first element", lambda: col("id") > [1, 2])
+    raises(UnsupportedConstructError, "first element", lambda: col("e") == np.ones(3))
+    with pytest.raises(UnsupportedSyntaxError, match="first element"):
+        parse("SELECT * FROM ds WHERE id > ARRAY[1, 2]")
+    assert parse("SELECT * FROM ds ORDER BY L2_NORM(e - ARRAY[1, 2]) ASC LIMIT 2")

@@ -871,3 +871,17 @@ def test_computed_json_values_give_sql_null_semantics(name: str, make: Any, mode
     else:
         expected = [i for i in numbers if model(ARITH_ROWS[i]["k"])]
     assert engine_ids(query.to_tql()) == expected, query.to_tql()
+
+
+def test_like_patterns_the_engine_cannot_compile_match_nothing() -> None:
+    """Engine fact behind engine.rules.like_pattern_problem: RE2 fails, no row, no error."""
+    path = f"mem://like-{next(_counter)}"
+    ds = deeplake.create(path)
+    ds.add_column("id", types.Int64())
+    ds.add_column("t", types.Text())
+    ds.append({"id": [0, 1], "t": ["x[", "abc"]})
+    ds.commit()
+    source = f'"{path}"'
+    assert engine_ids(f"SELECT id FROM {source} WHERE t LIKE 'x['") == []
+    assert engine_ids(f"SELECT id FROM {source} WHERE t LIKE 'x\\['") == [0]
+    assert engine_ids(f"SELECT id FROM {source} WHERE id > ARRAY[0, 5]") == [1]  # id > 0

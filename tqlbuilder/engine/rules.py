@@ -16,12 +16,16 @@ refuses with it, the checker reports it: one rule, one answer.
 
 from __future__ import annotations
 
+import re
+
 from tqlbuilder.engine import words
 
 __all__ = [
+    "array_comparison_problem",
     "constant_sampling_problem",
     "contains_problem",
     "has_engine_word",
+    "like_pattern_problem",
     "open_slice_problem",
     "sampling_weight_problem",
     "sampling_weights_problem",
@@ -113,6 +117,59 @@ def unaliased_item_problem(columns_read: int) -> str | None:
     if columns_read == 1:
         return None
     return "the engine refuses an unaliased select expression that reads no column or several"
+
+
+#: ``re`` errors that RE2 reports for the same pattern (unbalanced brackets, a trailing escape).
+_RE2_ALSO_REJECTS = (
+    "unterminated character set",
+    "missing ), unterminated subpattern",
+    "unbalanced parenthesis",
+    "bad escape (end of pattern)",
+)
+
+
+def like_pattern_problem(pattern: str) -> str | None:
+    """Why the engine cannot use ``pattern`` for LIKE / ILIKE, or None.
+
+    The engine turns a LIKE pattern into an RE2 regular expression (``%`` and ``*`` match any
+    run, ``?`` one character, every other regex character keeps its meaning) and, when RE2
+    cannot compile it (``x[``, ``(``, a trailing backslash), silently matches no row
+    (probed on deeplake 4.7.4; pinned by ``tests/test_engine_semantics.py``). Python's ``re``
+    compiles the same translation to find those patterns first.
+    """
+    parts: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            parts.append(pattern[index : index + 2])
+            index += 2
+            continue
+        parts.append({"%": ".*", "*": ".*", "?": "."}.get(char, char))
+        index += 1
+    try:
+        re.compile("".join(parts))
+    except re.error as exc:
+        if not exc.msg.startswith(_RE2_ALSO_REJECTS):
+            return None  # Python's re rejects what RE2 may accept (e.g. \\x{5f}): let it pass
+        return (
+            f"the engine reads LIKE patterns as regular expressions and silently matches no row "
+            f"for one it cannot compile ({exc.msg}); escape the regex character with a "
+            "backslash"
+        )
+    return None
+
+
+def array_comparison_problem() -> str:
+    """Why a comparison with an ``ARRAY[...]`` literal is refused.
+
+    On the engine ``x > ARRAY[1, 2]`` (and comparisons of a whole array or slice) silently test
+    the first element only (engine probe ``tests/probes/array_elements.py``).
+    """
+    return (
+        "the engine compares only the first element of an ARRAY (silently); compare elements "
+        "(col('e')[0] > 1), use isin() for a set of values, or a vector function for similarity"
+    )
 
 
 def open_slice_problem(start: int | None, stop: int | None) -> str | None:

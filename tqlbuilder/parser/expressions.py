@@ -22,7 +22,9 @@ from tqlbuilder.engine.lexicon import (
     ORDERING_OPERATORS,
 )
 from tqlbuilder.engine.rules import (
+    array_comparison_problem,
     contains_problem,
+    like_pattern_problem,
     sampling_weight_problem,
     sampling_weights_problem,
     text_ordering_problem,
@@ -47,6 +49,7 @@ from tqlbuilder.tree.expr import (
     Neg,
     Not,
     Subscript,
+    Vector,
     WeightPair,
     as_literal,
     col,
@@ -274,6 +277,12 @@ class ExpressionParser(ArrayParser):
             )
 
     def _binary(self, op: str, left: Expr, right: Expr, position: int) -> Expr:
+        if op not in ARITHMETIC_OPERATORS and (
+            isinstance(left, Vector) or isinstance(right, Vector)
+        ):
+            self._unsupported(
+                f"the comparison {op} with an ARRAY", array_comparison_problem(), position
+            )
         if (_is_text(left) or _is_text(right)) and op in ORDERING_OPERATORS:
             json = any(isinstance(e, Subscript) and e.json_key for e in (left, right))
             problem = text_ordering_problem(json)
@@ -300,6 +309,9 @@ class ExpressionParser(ArrayParser):
                 "the builder's like()/ilike() take a pattern string",
                 start,
             )
+        problem = like_pattern_problem(pattern.value)
+        if problem is not None:
+            self._unsupported(f"the LIKE pattern {pattern.text}", problem, start)
         return Like(operand, pattern, case_insensitive, negated)
 
     def _prefix(self) -> Expr:

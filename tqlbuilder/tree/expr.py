@@ -15,7 +15,12 @@ import attrs
 import numpy as np
 
 from tqlbuilder.engine.lexicon import ORDERING_OPERATORS
-from tqlbuilder.engine.rules import contains_problem, text_ordering_problem
+from tqlbuilder.engine.rules import (
+    array_comparison_problem,
+    contains_problem,
+    like_pattern_problem,
+    text_ordering_problem,
+)
 from tqlbuilder.errors import (
     InvalidValueError,
     UnsupportedConstructError,
@@ -117,6 +122,10 @@ class Expr:
     # ----------------------------------------------------------------- comparisons
     def _compare(self, op: str, other: Any) -> Expr:
         right = as_value(other, argument="right operand")
+        if isinstance(right, Vector) or isinstance(self, Vector):
+            raise UnsupportedConstructError(
+                f"comparison {op} with an ARRAY is refused because {array_comparison_problem()}"
+            )
         if op in ORDERING_OPERATORS and (_is_text_literal(right) or _is_text_literal(self)):
             json = _is_json_key(self) or _is_json_key(right)
             problem = text_ordering_problem(json)
@@ -328,6 +337,8 @@ def _is_text_literal(expr: Expr) -> bool:
 
 
 def _pattern(pattern: object) -> Literal:
+    if isinstance(pattern, str) and (problem := like_pattern_problem(pattern)) is not None:
+        raise InvalidValueError(f"pattern {pattern!r} is refused because {problem}")
     if not isinstance(pattern, str):
         raise UnsupportedTypeError(f"pattern must be a str, got {type(pattern).__name__}")
     return Literal(pattern, render_string(pattern, argument="pattern"))
