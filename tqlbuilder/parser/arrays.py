@@ -10,8 +10,14 @@ import math
 import numpy as np
 
 from tqlbuilder.levels.printer import compile_expr
-from tqlbuilder.parser.cursor import Cursor
-from tqlbuilder.text.lexer import Token, TokenKind
+from tqlbuilder.parser.cursor import (
+    _FLOAT,
+    _INTEGER,
+    _KEYWORD,
+    _OPERATOR,
+    Cursor,
+)
+from tqlbuilder.text.lexer import Token
 from tqlbuilder.tree.expr import (
     Expr,
     Literal,
@@ -20,20 +26,6 @@ from tqlbuilder.tree.expr import (
 )
 
 __all__ = ["ArrayParser"]
-
-# Token kinds as module constants: an enum attribute lookup costs ~8x a global read, and the
-# parser compares kinds for every token of 1536-number ARRAY literals.
-_KEYWORD = TokenKind.KEYWORD
-_OPERATOR = TokenKind.OPERATOR
-_IDENTIFIER = TokenKind.IDENTIFIER
-_QUOTED = TokenKind.QUOTED_IDENTIFIER
-_STRING = TokenKind.STRING
-_INTEGER = TokenKind.INTEGER
-_FLOAT = TokenKind.FLOAT
-_COMMENT = TokenKind.COMMENT
-_UNKNOWN = TokenKind.UNKNOWN
-_UNTERMINATED_STRING = TokenKind.UNTERMINATED_STRING
-_UNTERMINATED_IDENTIFIER = TokenKind.UNTERMINATED_IDENTIFIER
 
 
 class ArrayParser(Cursor):

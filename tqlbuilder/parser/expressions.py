@@ -35,8 +35,20 @@ from tqlbuilder.errors import (
 )
 from tqlbuilder.levels.printer import compile_expr
 from tqlbuilder.parser.arrays import ArrayParser
-from tqlbuilder.parser.cursor import MAX_DEPTH, _describe, _is_count, _is_text
-from tqlbuilder.text.lexer import Token, TokenKind
+from tqlbuilder.parser.cursor import (
+    _FLOAT,
+    _IDENTIFIER,
+    _INTEGER,
+    _KEYWORD,
+    _OPERATOR,
+    _QUOTED,
+    _STRING,
+    MAX_DEPTH,
+    _describe,
+    _is_count,
+    _is_text,
+)
+from tqlbuilder.text.lexer import Token
 from tqlbuilder.tree.expr import (
     Binary,
     BoolOp,
@@ -56,20 +68,6 @@ from tqlbuilder.tree.expr import (
 )
 
 __all__ = ["SUPPORTED_FUNCTIONS", "ExpressionParser"]
-
-# Token kinds as module constants: an enum attribute lookup costs ~8x a global read, and the
-# parser compares kinds for every token of 1536-number ARRAY literals.
-_KEYWORD = TokenKind.KEYWORD
-_OPERATOR = TokenKind.OPERATOR
-_IDENTIFIER = TokenKind.IDENTIFIER
-_QUOTED = TokenKind.QUOTED_IDENTIFIER
-_STRING = TokenKind.STRING
-_INTEGER = TokenKind.INTEGER
-_FLOAT = TokenKind.FLOAT
-_COMMENT = TokenKind.COMMENT
-_UNKNOWN = TokenKind.UNKNOWN
-_UNTERMINATED_STRING = TokenKind.UNTERMINATED_STRING
-_UNTERMINATED_IDENTIFIER = TokenKind.UNTERMINATED_IDENTIFIER
 
 
 #: Engine functions the builder offers, with their arity (None: one or more ``cond: w`` pairs),
