@@ -30,6 +30,7 @@ __all__ = [
     "FUNCTIONS",
     "METRICS",
     "METRIC_ALIASES",
+    "VECTOR_FUNCTIONS",
     "Function",
     "Metric",
     "Role",
@@ -147,6 +148,14 @@ ABSENT_FUNCTIONS: MappingProxyType[str, str] = MappingProxyType(
         "MIN": "use AMIN",
         "MAX": "use AMAX",
     }
+)
+
+
+#: Functions that take a query vector (a ``vector`` or ``matrix`` argument).
+VECTOR_FUNCTIONS: frozenset[str] = frozenset(
+    name
+    for name, function in FUNCTIONS.items()
+    if any(role in ("vector", "matrix") for role in function.roles)
 )
 
 

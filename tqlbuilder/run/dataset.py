@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tqlbuilder.errors import QueryError, TQLError, UnsupportedTypeError
-from tqlbuilder.run.executor import NUMERIC_LIST, Executor
+from tqlbuilder.run.executor import Executor
 from tqlbuilder.run.local import (
     _source_tokens,
     await_engine,
@@ -27,7 +27,7 @@ from tqlbuilder.run.local import (
 )
 from tqlbuilder.run.logging_util import log_query
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
-from tqlbuilder.text.lexer import Token, lex
+from tqlbuilder.text.lexer import NUMERIC_LIST, Token, lex
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.tree.expr import Expr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from types import TracebackType
@@ -22,6 +21,7 @@ from typing import (
     runtime_checkable,
 )
 
+from tqlbuilder.engine.lexicon import SET_OPERATIONS
 from tqlbuilder.errors import (
     ExecutionError,
     InvalidValueError,
@@ -29,13 +29,12 @@ from tqlbuilder.errors import (
     TQLError,
     UnsupportedTypeError,
 )
-from tqlbuilder.text.lexer import TokenKind, lex
+from tqlbuilder.text.lexer import NUMERIC_LIST, TokenKind, lex
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.run.result import Result
 
 __all__ = [
-    "NUMERIC_LIST",
     "Executor",
     "SupportsTQL",
     "compiled_text",
@@ -45,13 +44,6 @@ __all__ = [
     "run_many",
 ]
 
-_SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT"})
-# A bracketed list of plain numbers (a vector literal): its contents cannot hold SELECT or FROM,
-# so it is collapsed before lexing (a 1536-d vector is most of a query's text). ``--`` is
-# excluded: it would start a comment.
-_NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-_SIGNED = rf"(?:-(?!-)\s*)*{_NUMBER}"
-NUMERIC_LIST = re.compile(rf"\[\s*{_SIGNED}(?:\s*,\s*{_SIGNED})*\s*\]")
 _SOURCE_LESS_MESSAGE = (
     "this query has no dataset source (no from_()): {name} runs queries by dataset path, "
     'so add .from_("hub://<org>/<dataset>") (a FROM clause), or run it on an open dataset '
@@ -137,7 +129,7 @@ def is_source_less(tql: str) -> bool:
             if len(pending) > 1 and pending.pop():
                 return True
         elif kind is TokenKind.KEYWORD:
-            if token.value == "SELECT" or token.value in _SET_OPERATORS:
+            if token.value == "SELECT" or token.value in SET_OPERATIONS:
                 if pending[-1]:
                     return True
                 pending[-1] = token.value == "SELECT"

@@ -21,7 +21,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Mapping
-from datetime import timezone
+from datetime import UTC
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -510,5 +510,5 @@ def _parse_retry_after(value: str | None, now: float) -> float | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)

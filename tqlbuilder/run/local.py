@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from tqlbuilder.engine.catalog import VECTOR_FUNCTIONS
 from tqlbuilder.errors import (
     EngineNotInstalledError,
     InvalidIdentifierError,
@@ -26,11 +27,11 @@ from tqlbuilder.errors import (
     TQLError,
     UnsupportedTypeError,
 )
-from tqlbuilder.run.executor import NUMERIC_LIST, Executor
+from tqlbuilder.run.executor import Executor
 from tqlbuilder.run.logging_util import log_query
 from tqlbuilder.run.result import SUCCESS_MESSAGE, Result
 from tqlbuilder.text.hazards import CRASH_CODES, TRUNCATION_CODES, check
-from tqlbuilder.text.lexer import Token, TokenKind, lex
+from tqlbuilder.text.lexer import NUMERIC_LIST, Token, TokenKind, lex
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqlbuilder.run.isolation import EnginePool
@@ -49,9 +50,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("tqlbuilder.run.local")
-_VECTOR_FUNCTIONS = frozenset(
-    {"COSINE_SIMILARITY", "DOT", "L2_NORM", "L1_NORM", "LINF_NORM", "MAXSIM", "HAMMING_DISTANCE"}
-)
 _POLL_FIRST = 0.0002  # seconds between is_completed() checks of an engine Future, doubling
 _POLL_MAX = 0.005
 _DYNAMIC = 2**63  # the engine reports a dynamic dimension as 2**64 - 1
@@ -491,7 +489,7 @@ def _vector_call_after_where(tokens: Sequence[Token]) -> bool:
         elif (
             seen_where
             and token.kind is TokenKind.IDENTIFIER
-            and str(token.value).upper() in _VECTOR_FUNCTIONS
+            and str(token.value).upper() in VECTOR_FUNCTIONS
         ):
             return True
     return False
@@ -527,7 +525,7 @@ def check_vector_lengths(
     for index, token in enumerate(tokens[:-1]):
         if (
             token.kind is TokenKind.IDENTIFIER
-            and str(token.value).upper() in _VECTOR_FUNCTIONS
+            and str(token.value).upper() in VECTOR_FUNCTIONS
             and tokens[index + 1].text == "("
         ):
             _check_call(tokens, index + 1, dimensions, tql, counted)

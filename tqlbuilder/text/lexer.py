@@ -25,6 +25,7 @@ from tqlbuilder.engine.lexicon import INT64_MAX, INT64_MIN, RESERVED_WORDS, is_b
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "NUMERIC_LIST",
     "RESERVED_WORDS",
     "STOP_KINDS",
     "Token",
@@ -111,6 +112,15 @@ class Token(NamedTuple):
 STOP_KINDS: frozenset[TokenKind] = frozenset(
     {TokenKind.UNKNOWN, TokenKind.UNTERMINATED_STRING, TokenKind.UNTERMINATED_IDENTIFIER}
 )
+
+#: A bracketed list of plain numbers, ``[1, -2.5, 3e4]`` (the lexer's number forms; ``--`` is
+#: excluded, it starts a comment). Its contents hold no keyword or name, so the hazard scan and
+#: the executors' source checks skip or collapse such lists (a 1536-d vector is most of a query).
+# Possessive and atomic throughout: one left-to-right pass, no backtracking. The number forms
+# are the lexer's (int, and the three float rules) in one alternation.
+_NUM = r"(?>[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][-+]?[0-9]++)?+"
+_SIGNED = rf"(?:-(?!-)[ \t\n]*+)*+{_NUM}"
+NUMERIC_LIST = re.compile(rf"\[[ \t\n]*+{_SIGNED}(?:[ \t\n]*+,[ \t\n]*+{_SIGNED})*+[ \t\n]*+\]")
 
 _K = TokenKind
 

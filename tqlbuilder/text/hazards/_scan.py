@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 from tqlbuilder.engine.lexicon import BP_EQUALITY, BP_ORDERING, OPERATORS, SET_OPERATIONS
 from tqlbuilder.text.lexer import (
+    NUMERIC_LIST,
     R_COMMENT_TEXT,
     R_FLOAT,
     R_INT,
@@ -40,11 +41,6 @@ _NOT_CODE = frozenset({R_COMMENT_TEXT, R_OTHER, R_QEMPTY, R_QOPEN})
 
 # A long ARRAY[...] of plain numbers needs no structural check: its tokens are left out of the
 # tree (the lexical rules still see every number). ``--`` is excluded (it starts a comment).
-# Possessive and atomic throughout: one left-to-right pass, no backtracking. The number forms
-# are the lexer's (int, and the three float rules) in one alternation.
-_NUM = r"(?>[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][-+]?[0-9]++)?+"
-_SIGNED = rf"(?:-(?!-)[ \t\n]*+)*+{_NUM}"
-_NUMERIC_LIST = re.compile(rf"\[[ \t\n]*+{_SIGNED}(?:[ \t\n]*+,[ \t\n]*+{_SIGNED})*+[ \t\n]*+\]")
 # ``ARRAY[``: searched in the lower-cased text when it is ASCII (lower() keeps the offsets and
 # a literal prefix is searched fast), else with character classes.
 _ARRAY_OPEN = re.compile(r"array[ \t\n]*\[")
@@ -461,7 +457,7 @@ class Context:
                 continue
             if starts[lo - 1] != opening.start():
                 continue
-            numbers = _NUMERIC_LIST.match(text, bracket)
+            numbers = NUMERIC_LIST.match(text, bracket)
             if numbers is None or numbers.end() - bracket < _ELIDE_FROM:
                 continue
             hi = bisect_left(starts, numbers.end() - 1)
